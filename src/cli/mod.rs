@@ -1,0 +1,117 @@
+//! The command line: argument parsing and the user-facing commands. Each command lives in its own file and
+//! returns a typed [`CliError`]; [`main`] maps it to a message on stderr and an exit code.
+
+pub mod config_cmd;
+pub mod plan_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::ConfigErrors;
+use crate::control::StepError;
+use crate::inputs::InputError;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "ballast",
+    version,
+    about = "Keeps every (chain, asset) inventory position at its target."
+)]
+pub struct Cli {
+    /// Log filter (tracing env-filter syntax), e.g. `info` or `ballast=debug`. Also read from BALLAST_LOG.
+    #[arg(long, global = true)]
+    pub log: Option<String>,
+    /// Log as JSON lines instead of readable text.
+    #[arg(long, global = true)]
+    pub log_json: bool,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Configuration tools.
+    Config {
+        #[command(subcommand)]
+        command: config_cmd::ConfigCommand,
+    },
+    /// Dry run: one controller + planner step on given balances, printed as JSON (or a table).
+    Plan(plan_cmd::PlanArgs),
+}
+
+/// Errors of the command line, each with its exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Config(#[from] ConfigErrors),
+    #[error("{0}")]
+    Input(#[from] InputError),
+    #[error("{0}")]
+    Usage(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Step(#[from] StepError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl CliError {
+    /// 2 for anything the user must fix in a file or argument, 1 for failures at run time.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Config(_) | CliError::Input(_) | CliError::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+
+    pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        CliError::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+fn init_tracing(cli: &Cli) {
+    let filter = cli
+        .log
+        .clone()
+        .or_else(|| std::env::var("BALLAST_LOG").ok())
+        .unwrap_or_else(|| "info".to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = if cli.log_json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// Run the command line and return the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Dispatch a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
+    match cli.command {
+        Command::Config { command } => config_cmd::run(command),
+        Command::Plan(args) => plan_cmd::run(args),
+    }
+}

@@ -1,0 +1,225 @@
+//! Domain vocabulary shared by every module: positions, sides, money helpers and durations.
+//!
+//! Money (amounts, prices, values) is always [`Decimal`]. The control math converts to `f64` on normalised
+//! values and back at the edge; the helpers for that live here so the conversions are done one way everywhere.
+
+use std::fmt;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+use rust_decimal::prelude::FromPrimitive;
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch. The pure core never reads a clock: callers pass this in.
+pub type TimestampMs = i64;
+
+/// One (chain, asset) inventory position, e.g. `arbitrum/USDC`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct PositionKey {
+    pub chain: String,
+    pub asset: String,
+}
+
+impl PositionKey {
+    pub fn new(chain: impl Into<String>, asset: impl Into<String>) -> Self {
+        Self {
+            chain: chain.into(),
+            asset: asset.into(),
+        }
+    }
+}
+
+impl fmt::Display for PositionKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.chain, self.asset)
+    }
+}
+
+/// Side of an order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub fn opposite(self) -> Side {
+        match self {
+            Side::Buy => Side::Sell,
+            Side::Sell => Side::Buy,
+        }
+    }
+
+    /// +1 for a buy, -1 for a sell.
+    pub fn sign(self) -> i32 {
+        match self {
+            Side::Buy => 1,
+            Side::Sell => -1,
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        })
+    }
+}
+
+impl std::str::FromStr for Side {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "buy" | "b" | "bid" => Ok(Side::Buy),
+            "sell" | "s" | "a" | "ask" => Ok(Side::Sell),
+            other => Err(format!("unknown side {other:?} (expected buy or sell)")),
+        }
+    }
+}
+
+/// Decimal to f64 for the control math. Values that do not fit become NaN, which the controller treats as
+/// bad data (it holds and says why) rather than a number.
+#[inline]
+pub fn to_f64(d: Decimal) -> f64 {
+    // mantissa / 10^scale in one float division: within an ulp of the exact value, and an order of magnitude
+    // faster than the exact conversion (which divides in u128).
+    const POW10: [f64; 29] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
+    ];
+    d.mantissa() as f64 / POW10[d.scale() as usize]
+}
+
+/// f64 back to Decimal at the edge. Non-finite input gives `None`; the value is rounded to 12 decimal places,
+/// far below any venue or token grid, so the float noise never reaches an order.
+#[inline]
+pub fn from_f64(x: f64) -> Option<Decimal> {
+    if !x.is_finite() {
+        return None;
+    }
+    Decimal::from_f64(x).map(|d| d.round_dp(12).normalize())
+}
+
+/// Round an amount down (toward zero) to `decimals` places: what is sent never exceeds what was sized.
+pub fn floor_dp(d: Decimal, decimals: u32) -> Decimal {
+    d.round_dp_with_strategy(decimals, rust_decimal::RoundingStrategy::ToZero)
+}
+
+/// Render a decimal without trailing zeros (`"100"`, `"0.5"`), the canonical form used in JSON output.
+pub fn canonical(d: Decimal) -> String {
+    let n = d.normalize();
+    if n.is_zero() {
+        "0".to_string()
+    } else {
+        n.to_string()
+    }
+}
+
+/// Parse a human duration: `250ms`, `30s`, `5m`, `1h`, `1d`, or combinations like `1h30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty duration".into());
+    }
+    let mut total_ms: u128 = 0;
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!(
+                "{s:?} is not a duration (expected e.g. 30s, 5m, 1h, 250ms)"
+            ));
+        }
+        let n: u128 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("{s:?}: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        rest = &rest[unit_len..];
+        let mult: u128 = match unit {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" | "min" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "" => return Err(format!("{s:?}: missing unit (ms, s, m, h or d)")),
+            u => {
+                return Err(format!(
+                    "{s:?}: unknown unit {u:?} (expected ms, s, m, h or d)"
+                ));
+            }
+        };
+        total_ms = total_ms.saturating_add(n.saturating_mul(mult));
+    }
+    u64::try_from(total_ms)
+        .map(Duration::from_millis)
+        .map_err(|_| format!("{s:?}: duration too large"))
+}
+
+/// Format a duration the way [`parse_duration`] reads it.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return "0s".into();
+    }
+    for (unit, len) in [
+        ("d", 86_400_000u128),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms.is_multiple_of(len) {
+            return format!("{}{}", ms / len, unit);
+        }
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    #[test]
+    fn durations_parse_and_format() {
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("5m").unwrap(), Duration::from_secs(300));
+        assert_eq!(parse_duration("1h30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("1d").unwrap(), Duration::from_secs(86_400));
+        assert!(parse_duration("5").unwrap_err().contains("missing unit"));
+        assert!(parse_duration("5y").unwrap_err().contains("unknown unit"));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("m5").is_err());
+        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+    }
+
+    #[test]
+    fn decimal_helpers() {
+        let d = Decimal::from_str("1.239999").unwrap();
+        assert_eq!(floor_dp(d, 2), Decimal::from_str("1.23").unwrap());
+        assert_eq!(canonical(Decimal::from_str("100.000").unwrap()), "100");
+        assert_eq!(canonical(Decimal::from_str("-0.0").unwrap()), "0");
+        assert_eq!(
+            from_f64(0.1 + 0.2).unwrap(),
+            Decimal::from_str("0.3").unwrap()
+        );
+        assert!(from_f64(f64::NAN).is_none());
+        assert_eq!(to_f64(Decimal::from_str("2.5").unwrap()), 2.5);
+    }
+
+    #[test]
+    fn sides() {
+        assert_eq!(Side::from_str("SELL").unwrap(), Side::Sell);
+        assert_eq!(Side::Buy.opposite(), Side::Sell);
+        assert_eq!(Side::Sell.sign(), -1);
+    }
+}

@@ -1,0 +1,505 @@
+//! The planner: turns the portfolio computer's commands into routed orders at least cost.
+//!
+//! Pure: no I/O. The problem is a transport problem: positions commanding a negative move are sources (their
+//! excess), positions commanding a positive move are sinks (their deficit), and the configured routes are the
+//! allowed edges, each with a cost `cost_bps * value + fixed_cost`. It is solved in priority order:
+//!
+//! 1. deficits are served higher tier first, then larger value first (values, not raw units: 0.5 WETH short
+//!    at 2000 outranks 500 USDC short);
+//! 2. for each deficit the candidate routes are ranked source tier first (lower tier = preferred source),
+//!    then by estimated cost rate at the size it would move, then by the larger remaining excess;
+//! 3. each order is the minimum of the remaining deficit (grossed up for the route's cost), the source's
+//!    remaining excess, what the source holds settled, `max_order_value` and what is left of the cycle's
+//!    turnover cap, so one excess is never spent twice;
+//! 4. a route whose estimated cost exceeds `max_fee_bps` of the moved value, whose venue declined or is at
+//!    its pending-order limit, is skipped and the next one tried; with no match there is no order, and a
+//!    reason;
+//! 5. amounts are in the source asset's units, rounded down to its decimals; the residual stays in the error.
+//!
+//! What is sent equals what is received plus the estimated cost. Whatever part of a command could not be
+//! routed (no counterparty, caps, fee cap) is returned per position in [`Plan::routed`], so the controller's
+//! anti-windup sees the cut.
+
+use rust_decimal::Decimal;
+
+use crate::config::{Config, Rounding};
+use crate::control::{PositionSpec, StepAudit};
+use crate::model::{PositionKey, floor_dp, to_f64};
+
+/// A route as the planner sees it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteSpec {
+    pub venue: usize,
+    pub from: usize,
+    pub to: usize,
+    pub cost_bps: Decimal,
+    pub fixed_cost: Decimal,
+    pub market: Option<String>,
+    cost_rate: f64,
+    fixed: f64,
+}
+
+impl RouteSpec {
+    pub fn new(
+        venue: usize,
+        from: usize,
+        to: usize,
+        cost_bps: Decimal,
+        fixed_cost: Decimal,
+        market: Option<String>,
+    ) -> Self {
+        RouteSpec {
+            venue,
+            from,
+            to,
+            cost_bps,
+            fixed_cost,
+            market,
+            cost_rate: to_f64(cost_bps) / 10_000.0,
+            fixed: to_f64(fixed_cost),
+        }
+    }
+
+    /// Estimated cost of moving `value` (base units).
+    pub fn cost(&self, value: f64) -> f64 {
+        self.cost_rate * value + self.fixed
+    }
+}
+
+/// Limits applied by the planner.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanParams {
+    pub min_order_value: f64,
+    pub max_order_value: f64,
+    /// Share of the portfolio value that may move per cycle (1.0 = 100 %).
+    pub max_cycle_turnover: Option<f64>,
+    pub max_fee_rate: f64,
+    pub rounding: Rounding,
+}
+
+/// Per-cycle facts about the venues, supplied by the caller.
+#[derive(Clone, Debug, Default)]
+pub struct PlanContext {
+    /// Rebalances in flight per venue; `None` where the read failed.
+    pub pending_orders: Vec<Option<u32>>,
+    /// Venues that declined (down, halted, rejecting): their routes are skipped.
+    pub declined: Vec<bool>,
+    /// When set, no new move starts (kill switch, fail-closed pending read), with this reason.
+    pub hold_all: Option<String>,
+}
+
+/// One routed order.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlannedOrder {
+    pub route: usize,
+    pub from: usize,
+    pub to: usize,
+    pub venue: usize,
+    /// Amount sent, in the source asset's units (rounded down to its decimals).
+    pub amount: Decimal,
+    /// Value sent (base units).
+    pub value: Decimal,
+    /// Estimated cost (base units).
+    pub est_cost: Decimal,
+    /// Value expected at the destination: value - est_cost.
+    pub receive_value: Decimal,
+}
+
+/// Something the planner did not do, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Skipped {
+    pub what: String,
+    pub reason: String,
+}
+
+/// The planner's answer.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Plan {
+    pub orders: Vec<PlannedOrder>,
+    /// Applied move per position in base units (signed like the commands): feed to the controller.
+    pub routed: Vec<f64>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The planner for one configuration.
+#[derive(Clone, Debug)]
+pub struct Planner {
+    pub keys: Vec<PositionKey>,
+    pub tiers: Vec<u8>,
+    pub decimals: Vec<u32>,
+    pub routes: Vec<RouteSpec>,
+    pub venues: Vec<String>,
+    pub venue_limits: Vec<u32>,
+    pub params: PlanParams,
+    /// Routes into each position.
+    into: Vec<Vec<usize>>,
+    // Scratch reused across cycles.
+    order: Vec<usize>,
+    excess: Vec<f64>,
+    available: Vec<f64>,
+    deficit: Vec<f64>,
+    route_used: Vec<bool>,
+}
+
+/// Why a candidate route was not taken (collected to explain an unserved deficit).
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum RouteMiss {
+    NoExcess,
+    Declined,
+    PendingLimit(u32),
+    PendingUnknown,
+    FeeCap { bps: f64 },
+    BelowMin { value: f64 },
+    Used,
+    Budget,
+}
+
+impl Planner {
+    pub fn new(
+        specs: &[PositionSpec],
+        routes: Vec<RouteSpec>,
+        venues: Vec<(String, u32)>,
+        params: PlanParams,
+    ) -> Self {
+        let n = specs.len();
+        let mut into = vec![Vec::new(); n];
+        for (i, r) in routes.iter().enumerate() {
+            into[r.to].push(i);
+        }
+        Planner {
+            keys: specs.iter().map(|s| s.key.clone()).collect(),
+            tiers: specs.iter().map(|s| s.tier).collect(),
+            decimals: specs.iter().map(|s| s.decimals).collect(),
+            route_used: vec![false; routes.len()],
+            routes,
+            venue_limits: venues.iter().map(|v| v.1).collect(),
+            venues: venues.into_iter().map(|v| v.0).collect(),
+            params,
+            into,
+            order: Vec::with_capacity(n),
+            excess: vec![0.0; n],
+            available: vec![0.0; n],
+            deficit: vec![0.0; n],
+        }
+    }
+
+    pub fn from_config(cfg: &Config, specs: &[PositionSpec]) -> Self {
+        let routes = cfg
+            .routes
+            .iter()
+            .map(|r| {
+                RouteSpec::new(
+                    cfg.venues
+                        .iter()
+                        .position(|v| v.name == r.venue)
+                        .expect("validated venue"),
+                    cfg.position_index(&r.from).expect("validated from"),
+                    cfg.position_index(&r.to).expect("validated to"),
+                    r.cost_bps,
+                    r.fixed_cost,
+                    r.market.clone(),
+                )
+            })
+            .collect();
+        let venues = cfg
+            .venues
+            .iter()
+            .map(|v| (v.name.clone(), v.max_pending_orders))
+            .collect();
+        Planner::new(specs, routes, venues, Self::params_from_config(cfg))
+    }
+
+    pub fn params_from_config(cfg: &Config) -> PlanParams {
+        let c = &cfg.controller;
+        PlanParams {
+            min_order_value: to_f64(c.min_order_value),
+            max_order_value: c.max_order_value.map(to_f64).unwrap_or(f64::INFINITY),
+            max_cycle_turnover: c.max_cycle_turnover_bps.map(|b| f64::from(b) / 10_000.0),
+            max_fee_rate: f64::from(c.max_fee_bps) / 10_000.0,
+            rounding: c.amount_rounding,
+        }
+    }
+
+    /// Route the commands of one step.
+    pub fn plan(&mut self, step: &StepAudit, ctx: &PlanContext) -> Plan {
+        let n = self.keys.len();
+        let mut plan = Plan {
+            orders: Vec::new(),
+            routed: vec![0.0; n],
+            skipped: Vec::new(),
+        };
+        let eps = 1e-9 * step.portfolio_value.abs().max(1.0);
+
+        if let Some(reason) = &ctx.hold_all {
+            for (k, p) in step.positions.iter().enumerate() {
+                if p.command != 0.0 {
+                    plan.skipped.push(Skipped {
+                        what: self.describe(k, p.command),
+                        reason: format!("no new move: {reason}"),
+                    });
+                }
+            }
+            return plan;
+        }
+
+        self.order.clear();
+        for (k, p) in step.positions.iter().enumerate() {
+            let price = to_f64(p.price);
+            // Settled units the source can send: balance less what is already committed out of it.
+            let settled = to_f64(p.balance) + to_f64(p.pending).min(0.0);
+            self.available[k] = (settled * price).max(0.0);
+            self.excess[k] = (-p.command).max(0.0);
+            self.deficit[k] = p.command.max(0.0);
+            if p.command > 0.0 {
+                self.order.push(k);
+            }
+        }
+        let (tiers, deficit) = (&self.tiers, &self.deficit);
+        self.order.sort_unstable_by(|&a, &b| {
+            tiers[b]
+                .cmp(&tiers[a])
+                .then(deficit[b].total_cmp(&deficit[a]))
+                .then(a.cmp(&b))
+        });
+        self.route_used.iter_mut().for_each(|u| *u = false);
+        let mut venue_count: Vec<u32> = (0..self.venues.len())
+            .map(|v| ctx.pending_orders.get(v).copied().flatten().unwrap_or(0))
+            .collect();
+        let mut budget = self
+            .params
+            .max_cycle_turnover
+            .map(|t| t * step.portfolio_value)
+            .unwrap_or(f64::INFINITY);
+        let p = self.params.clone();
+
+        for oi in 0..self.order.len() {
+            let d = self.order[oi];
+            let mut misses: Vec<(usize, RouteMiss)> = Vec::new();
+            loop {
+                let need = self.deficit[d];
+                if need <= eps {
+                    break;
+                }
+                let mut best: Option<(usize, f64, (u8, f64, f64))> = None;
+                for &ri in &self.into[d] {
+                    let r = &self.routes[ri];
+                    let s = r.from;
+                    let miss = if self.excess[s] <= eps || self.available[s] <= eps {
+                        Some(RouteMiss::NoExcess)
+                    } else if ctx.declined.get(r.venue).copied().unwrap_or(false) {
+                        Some(RouteMiss::Declined)
+                    } else if ctx.pending_orders.get(r.venue).is_some_and(|c| c.is_none()) {
+                        Some(RouteMiss::PendingUnknown)
+                    } else if venue_count[r.venue] >= self.venue_limits[r.venue] {
+                        Some(RouteMiss::PendingLimit(self.venue_limits[r.venue]))
+                    } else if self.route_used[ri] {
+                        Some(RouteMiss::Used)
+                    } else if budget <= eps {
+                        Some(RouteMiss::Budget)
+                    } else {
+                        None
+                    };
+                    if let Some(m) = miss {
+                        misses.push((ri, m));
+                        continue;
+                    }
+                    let gross = (need + r.fixed) / (1.0 - r.cost_rate).max(1e-9);
+                    let send = gross
+                        .min(self.excess[s])
+                        .min(self.available[s])
+                        .min(p.max_order_value)
+                        .min(budget);
+                    if send < p.min_order_value || send <= eps {
+                        misses.push((ri, RouteMiss::BelowMin { value: send }));
+                        continue;
+                    }
+                    let rate = r.cost(send) / send;
+                    if rate > p.max_fee_rate + 1e-12 {
+                        misses.push((
+                            ri,
+                            RouteMiss::FeeCap {
+                                bps: rate * 10_000.0,
+                            },
+                        ));
+                        continue;
+                    }
+                    let key = (self.tiers[s], rate, -self.excess[s]);
+                    let better = match &best {
+                        None => true,
+                        Some((_, _, bk)) => {
+                            key.0 < bk.0
+                                || (key.0 == bk.0
+                                    && (key.1 < bk.1 || (key.1 == bk.1 && key.2 < bk.2)))
+                        }
+                    };
+                    if better {
+                        best = Some((ri, send, key));
+                    }
+                }
+                let Some((ri, send, _)) = best else { break };
+                self.route_used[ri] = true;
+                match self.emit(ri, send, step) {
+                    Some(o) => {
+                        let sent = to_f64(o.value);
+                        let recv = to_f64(o.receive_value);
+                        let s = self.routes[ri].from;
+                        self.excess[s] -= sent;
+                        self.available[s] -= sent;
+                        self.deficit[d] -= recv;
+                        budget -= sent;
+                        venue_count[self.routes[ri].venue] += 1;
+                        plan.routed[s] -= sent;
+                        plan.routed[d] += recv;
+                        plan.orders.push(o);
+                    }
+                    None => misses.push((ri, RouteMiss::BelowMin { value: send })),
+                }
+            }
+            let left = self.deficit[d];
+            if left > eps {
+                let reason = self.explain(d, &misses, left, step.positions[d].command);
+                plan.skipped.push(Skipped {
+                    what: self.describe(d, left),
+                    reason,
+                });
+            }
+        }
+
+        // Excess that found no deficit: say so, the controller sees the cut.
+        for k in 0..n {
+            let p = &step.positions[k];
+            if p.command < 0.0 {
+                let unsent = self.excess[k];
+                if unsent > eps && unsent >= self.params.min_order_value {
+                    let reason = if budget <= eps {
+                        "the cycle's turnover cap (max_cycle_turnover_bps) is used up".to_string()
+                    } else if self.available[k] <= eps {
+                        "nothing settled to send (balance committed to moves in flight)".to_string()
+                    } else if self.routes_from(k).next().is_none() {
+                        "no route leaves this position".to_string()
+                    } else {
+                        "no deficit to receive it over an allowed route".to_string()
+                    };
+                    plan.skipped.push(Skipped {
+                        what: self.describe(k, -unsent),
+                        reason,
+                    });
+                }
+            }
+        }
+        plan
+    }
+
+    fn routes_from(&self, k: usize) -> impl Iterator<Item = &RouteSpec> {
+        self.routes.iter().filter(move |r| r.from == k)
+    }
+
+    /// Build the order for `send` value on route `ri`, rounding the amount down to the source's decimals.
+    fn emit(&self, ri: usize, send: f64, step: &StepAudit) -> Option<PlannedOrder> {
+        let r = &self.routes[ri];
+        let price = step.positions[r.from].price;
+        if price <= Decimal::ZERO {
+            return None;
+        }
+        let units = crate::model::from_f64(send)? / price;
+        let dp = self.decimals[r.from];
+        let amount = match self.params.rounding {
+            Rounding::Down => floor_dp(units, dp),
+            Rounding::Up => {
+                // Up, but never beyond what the source may send.
+                let cap = crate::model::from_f64(self.available[r.from])? / price;
+                units
+                    .round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::AwayFromZero)
+                    .min(floor_dp(cap, dp).max(floor_dp(units, dp)))
+            }
+        }
+        .normalize();
+        if amount <= Decimal::ZERO {
+            return None;
+        }
+        let value = (amount * price).normalize();
+        let est_cost = (value * r.cost_bps / Decimal::from(10_000) + r.fixed_cost)
+            .round_dp(8)
+            .normalize();
+        let receive_value = value - est_cost;
+        if receive_value <= Decimal::ZERO || to_f64(value) < self.params.min_order_value {
+            return None;
+        }
+        Some(PlannedOrder {
+            route: ri,
+            from: r.from,
+            to: r.to,
+            venue: r.venue,
+            amount,
+            value,
+            est_cost,
+            receive_value,
+        })
+    }
+
+    fn describe(&self, k: usize, value: f64) -> String {
+        if value >= 0.0 {
+            format!("deficit of {value:.2} on {}", self.keys[k])
+        } else {
+            format!("excess of {:.2} on {}", -value, self.keys[k])
+        }
+    }
+
+    fn explain(
+        &self,
+        d: usize,
+        misses: &[(usize, RouteMiss)],
+        left: f64,
+        commanded: f64,
+    ) -> String {
+        if self.into[d].is_empty() {
+            return "no route leads to this position".into();
+        }
+        let served = commanded - left;
+        let mut parts: Vec<String> = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for &(ri, m) in misses {
+            let r = &self.routes[ri];
+            let label = format!("{} via {}", self.keys[r.from], self.venues[r.venue]);
+            let text = match m {
+                RouteMiss::NoExcess => continue,
+                RouteMiss::Declined => format!("{label}: venue declined"),
+                RouteMiss::PendingLimit(l) => {
+                    format!("{label}: venue at its pending-order limit ({l})")
+                }
+                RouteMiss::PendingUnknown => {
+                    format!("{label}: venue's pending orders could not be read")
+                }
+                RouteMiss::FeeCap { bps } => {
+                    format!(
+                        "{label}: estimated cost {bps:.1} bps is above max_fee_bps {:.0}",
+                        self.params.max_fee_rate * 10_000.0
+                    )
+                }
+                RouteMiss::BelowMin { value } => {
+                    format!("{label}: {value:.2} is below min_order_value")
+                }
+                RouteMiss::Used => continue,
+                RouteMiss::Budget => {
+                    "the cycle's turnover cap (max_cycle_turnover_bps) is used up".to_string()
+                }
+            };
+            if seen.insert(text.clone()) {
+                parts.push(text);
+            }
+        }
+        let head = if served > 0.0 {
+            format!("{served:.2} served; ")
+        } else {
+            String::new()
+        };
+        if parts.is_empty() {
+            format!("{head}no position with an excess has a route here")
+        } else {
+            format!("{head}{}", parts.join("; "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
