@@ -8,6 +8,8 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod engine;
+pub mod exec;
 pub mod inputs;
 pub mod model;
 pub mod plan;
+pub mod venue;

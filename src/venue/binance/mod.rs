@@ -1,0 +1,1 @@
+//! Binance spot: the client and the local server that speaks its wire protocol.

@@ -1,0 +1,1 @@
+//! Hyperliquid: the client and the local server that speaks its wire protocol.

@@ -1,0 +1,6 @@
+//! Venue implementations of [`crate::exec::Venue`]: the simulator, and the Hyperliquid and Binance clients
+//! with their local wire-protocol servers.
+
+pub mod binance;
+pub mod hyperliquid;
+pub mod sim;

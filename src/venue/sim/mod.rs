@@ -1,0 +1,1 @@
+//! The in-process simulated venue: order books, a liquidity model, balances and transfers.
