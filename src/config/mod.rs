@@ -5,6 +5,9 @@
 //! A [`Config`] only exists when the whole file is valid, so nothing runs on a bad configuration.
 //! The reference for every key is `docs/CONFIG.md`.
 
+pub mod binance;
+pub mod chains;
+pub mod hyperliquid;
 pub mod reader;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +51,7 @@ pub struct Config {
     pub positions: Vec<PositionCfg>,
     pub routes: Vec<RouteCfg>,
     pub venues: Vec<VenueCfg>,
+    pub chains: Vec<chains::ChainCfg>,
 }
 
 impl Config {
@@ -225,6 +229,16 @@ pub struct VenueCfg {
     pub kind: VenueKind,
     /// A venue with this many rebalances in flight gets no new one.
     pub max_pending_orders: u32,
+    /// Settings of this kind of venue.
+    pub settings: VenueSettings,
+}
+
+/// Kind-specific venue settings (read from the same `[[venue]]` table).
+#[derive(Clone, Debug, PartialEq)]
+pub enum VenueSettings {
+    Sim,
+    Hyperliquid(hyperliquid::Settings),
+    Binance(binance::Settings),
 }
 
 impl Config {
@@ -319,6 +333,7 @@ fn read_root(
     };
     let positions = read_positions(&mut root, d);
     let routes = read_routes(&mut root, d, &positions, &venues);
+    let chains = chains::read(&mut root, d);
     root.finish(d);
 
     Some(Config {
@@ -330,6 +345,7 @@ fn read_root(
         positions,
         routes,
         venues,
+        chains,
     })
 }
 
@@ -493,6 +509,14 @@ fn read_venues(root: &mut Obj, d: &mut Diagnostics) -> Vec<VenueCfg> {
             }
         };
         let max_pending_orders = o.or(d, "max_pending_orders", 2u32);
+        let settings = match kind {
+            Some(VenueKind::Hyperliquid) => {
+                hyperliquid::read(&mut o, d).map(VenueSettings::Hyperliquid)
+            }
+            Some(VenueKind::Binance) => binance::read(&mut o, d).map(VenueSettings::Binance),
+            Some(VenueKind::Sim) => Some(VenueSettings::Sim),
+            None => None,
+        };
         if let Some(name) = &name
             && out.iter().any(|v| &v.name == name)
         {
@@ -502,16 +526,14 @@ fn read_venues(root: &mut Obj, d: &mut Diagnostics) -> Vec<VenueCfg> {
                 format!("venue {name:?} is declared twice"),
             );
         }
-        let path = o.path.clone();
         o.finish(d);
-        if let (Some(name), Some(kind)) = (name, kind) {
+        if let (Some(name), Some(kind), Some(settings)) = (name, kind, settings) {
             out.push(VenueCfg {
                 name,
                 kind,
                 max_pending_orders,
+                settings,
             });
-        } else {
-            let _ = path;
         }
     }
     out
