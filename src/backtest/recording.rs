@@ -611,10 +611,7 @@ pub fn read_prices(
 }
 
 /// Read a market-data file.
-pub fn read_market(
-    path: &Path,
-    opts: ReadOptions,
-) -> Result<(MarketData, u64), RecordingError> {
+pub fn read_market(path: &Path, opts: ReadOptions) -> Result<(MarketData, u64), RecordingError> {
     let mut r = Reader::new(path, &["ts", "venue", "market", "bid", "ask"], opts)?;
     let mut out: MarketData = HashMap::new();
     while r.next_line()? {
