@@ -13,4 +13,5 @@ pub mod exec;
 pub mod inputs;
 pub mod model;
 pub mod plan;
+pub mod service;
 pub mod venue;
