@@ -55,10 +55,10 @@ pub struct SimVenueCfg {
     pub latency: Latency,
 }
 
-/// Read a `[[venue]]` table of kind `sim`: the exchange keys of [`read_exchange`], plus `account` (default:
-/// the first account) and an optional `latency` table.
+/// Read a `[[venue]]` table of kind `sim`: the exchange keys of [`read_exchange`], plus `trade_as` (the
+/// account the venue trades as; default: the first `[[account]]`) and an optional `latency` table.
 pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
-    let account: Option<String> = o.opt(d, "account").ok()?;
+    let account: Option<String> = o.opt(d, "trade_as").ok()?;
     let latency = match o.obj(d, "latency") {
         Some(mut l) => {
             let lat = read_latency(&mut l, d);
@@ -75,7 +75,7 @@ pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
         Some(a) => {
             d.error(
                 span,
-                format!("{path}.account"),
+                format!("{path}.trade_as"),
                 format!("no [[account]] named {a:?}"),
             );
             return None;
@@ -152,6 +152,7 @@ pub fn read_exchange_with(
         }
     }
     let mut accounts: Vec<AccountCfg> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     if let Some(f) = o.field("account") {
         for mut a in f.objs(d) {
             let name: Option<String> = a.req(d, "name");
@@ -161,13 +162,14 @@ pub fn read_exchange_with(
             };
             if let Some(n) = &name {
                 account_extra(n, &mut a, d);
-                if accounts.iter().any(|x| &x.name == n) {
+                if names.contains(n) {
                     d.error(
                         a.span.clone(),
                         format!("{}.name", a.path),
                         format!("account {n:?} is declared twice"),
                     );
                 }
+                names.push(n.clone());
             }
             a.finish(d);
             if let (Some(name), Some(balances)) = (name, balances) {
