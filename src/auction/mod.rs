@@ -31,6 +31,7 @@ mod prop_tests;
 mod tests;
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -50,6 +51,9 @@ pub const LOW_HEADROOM: f64 = 0.5;
 /// The headroom used for the stretch when it is lower (the stretch is at most `LOW_HEADROOM / MIN_HEADROOM`,
 /// 10x). At a headroom of 0 no step is taken.
 pub const MIN_HEADROOM: f64 = 0.05;
+/// The first wait after a refused request when the venue gives no retry time; it doubles with each failure in
+/// a row, up to one step interval.
+pub const RETRY_BASE_MS: i64 = 250;
 /// At most this many fills waiting for their venue order id to be learned (the oldest are dropped).
 const MAX_ORPHANS: usize = 1024;
 
@@ -143,12 +147,17 @@ struct Order {
     replaces: Option<(usize, Decimal)>,
     /// Queried once to learn its venue id (for fills that carry only that).
     id_queried: bool,
+    /// The venue is known to have had this order (acknowledged, filled, reported, or given a venue id).
+    existed: bool,
 }
 
 impl Order {
     /// What the order executed, as far as anything tells.
     fn known(&self) -> Decimal {
         self.seen.max(self.reported)
+    }
+    fn wants_id(&self) -> bool {
+        self.venue_id.is_none() && !self.id_queried && self.reported > self.seen
     }
     fn settled(&self) -> bool {
         self.state == OState::Closed && self.final_known
@@ -209,11 +218,11 @@ pub struct Auction {
     cross_bound: Option<Decimal>,
     orders: Vec<Order>,
     /// Order index by the first 64 bits of the client id (verified on lookup).
-    index: HashMap<u64, usize>,
+    index: HashMap<u64, usize, BuildHasherDefault<IdKeyHasher>>,
     /// The id of the next order, derived ahead of the step that sends it (off the step's latency).
     next_id: Option<ClientOrderId>,
     /// The last remainder and its order size (rounded to the lot, capped): sized again only when it changes.
-    sized: (Decimal, Decimal),
+    sized: (Decimal, Decimal, bool),
     /// Every order before this index is settled.
     settled_prefix: usize,
     /// Sum of `known()` over all orders.
@@ -227,6 +236,8 @@ pub struct Auction {
     last_step_at: Option<TimestampMs>,
     deferred_until: Option<TimestampMs>,
     retry_at: Option<TimestampMs>,
+    /// Requests refused in a row (rate limits, unreachable venue): the backoff grows with it.
+    failures: u32,
     /// Act at the next poll without waiting for the step (after a cancel-for-reprice, a post-only rejection,
     /// a refused request).
     act_now: bool,
@@ -237,6 +248,8 @@ pub struct Auction {
     trade_ids: HashSet<String>,
     /// Fills that carry only a venue order id not known yet: counted once an order turns out to have it.
     orphans: Vec<Fill>,
+    /// Orders that may have to be queried for their venue id (see `Order::wants_id`).
+    want_id: Vec<usize>,
     fills: Vec<FillRecord>,
     overfills: Vec<FillRecord>,
     duplicate_fills: u32,
@@ -303,9 +316,9 @@ impl Auction {
             best_ask: None,
             cross_bound: None,
             orders: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             next_id: Some(first_id),
-            sized: (Decimal::MIN, Decimal::ZERO),
+            sized: (Decimal::MIN, Decimal::ZERO, true),
             settled_prefix: 0,
             known_total: Decimal::ZERO,
             counted: Decimal::ZERO,
@@ -316,6 +329,7 @@ impl Auction {
             last_step_at: None,
             deferred_until: None,
             retry_at: None,
+            failures: 0,
             act_now: false,
             ending: None,
             done: false,
@@ -323,6 +337,7 @@ impl Auction {
             filled_at: None,
             trade_ids: HashSet::new(),
             orphans: Vec::new(),
+            want_id: Vec::new(),
             fills: Vec::new(),
             overfills: Vec::new(),
             duplicate_fills: 0,
@@ -398,6 +413,25 @@ impl Auction {
     /// Feed one event. Any order, any number of times: stale and duplicated events change nothing.
     pub fn handle(&mut self, now: TimestampMs, event: Event) {
         self.now = self.now.max(now);
+        let before = (self.in_flight, self.retry_at);
+        self.on_event(now, event);
+        if before.0.is_some() && self.in_flight.is_none() && self.retry_at == before.1 {
+            // A request was answered without a retry: the failure streak is over.
+            self.failures = 0;
+        }
+        while self
+            .orders
+            .get(self.settled_prefix)
+            .is_some_and(Order::settled)
+        {
+            self.settled_prefix += 1;
+        }
+        if self.next_id.is_none() && self.ending.is_none() {
+            self.next_id = Some(ClientOrderId::derive(&self.intent, self.seq));
+        }
+    }
+
+    fn on_event(&mut self, now: TimestampMs, event: Event) {
         match event {
             Event::Timer => {}
             Event::Book { best_bid, best_ask } => {
@@ -451,16 +485,6 @@ impl Auction {
             Event::ReplaceFailed { old, new, error } => {
                 self.on_replace_failed(now, &old, &new, error)
             }
-        }
-        while self
-            .orders
-            .get(self.settled_prefix)
-            .is_some_and(Order::settled)
-        {
-            self.settled_prefix += 1;
-        }
-        if self.next_id.is_none() && self.ending.is_none() {
-            self.next_id = Some(ClientOrderId::derive(&self.intent, self.seq));
         }
     }
 
@@ -733,9 +757,10 @@ impl Auction {
             (self.maker_price(sp), TimeInForce::PostOnly, sp)
         };
         let left = self.quantity - self.known_total;
-        let qty = self.order_size(left);
+        let sized = self.order_size(left);
+        let qty = sized.0;
         match live {
-            None => match self.sendable(price, qty) {
+            None => match self.sendable(price, sized) {
                 Sendable::Yes => Some(self.place(now, price, qty, tif, schedule_price)),
                 Sendable::NotAtThisPrice => {
                     self.record(now, Decision::BelowMinNotionalAtPrice { price, qty });
@@ -759,7 +784,7 @@ impl Auction {
                     self.begin_end(now, EndReason::Filled);
                     return Some(self.cancel(now, i, "the quantity is reached"));
                 }
-                match self.sendable(price, qty) {
+                match self.sendable(price, sized) {
                     Sendable::Yes => Some(self.reprice(now, i, price, qty, tif)),
                     Sendable::NotAtThisPrice => {
                         self.record(now, Decision::BelowMinNotionalAtPrice { price, qty });
@@ -802,10 +827,12 @@ impl Auction {
             }
         };
         let p = r.round_price(p, self.side, Toward::Passive);
-        if p > Decimal::ZERO {
-            p
-        } else {
+        // A buy far below a coarse grid may round to zero: quote the smallest price (still within the floor,
+        // which rounds to a positive price).
+        if self.side == Side::Buy && p <= Decimal::ZERO {
             r.next_price(Decimal::ZERO, true)
+        } else {
+            p
         }
     }
 
@@ -825,33 +852,32 @@ impl Auction {
         }
     }
 
-    /// The size of an order for a remainder: rounded down to the lot, capped at the market's maximum.
-    fn order_size(&mut self, left: Decimal) -> Decimal {
+    /// The size of an order for a remainder (rounded down to the lot, capped at the market's maximum), and
+    /// whether it is too small to trade at all: below the lot, the minimum size, or the minimum value at the
+    /// floor price. Worked out again only when the remainder changes.
+    fn order_size(&mut self, left: Decimal) -> (Decimal, bool) {
         if self.sized.0 != left {
-            self.sized = (left, self.rules.round_qty(cap(&self.rules, left)));
+            let r = &self.rules;
+            let qty = r.round_qty(cap(r, left));
+            let below =
+                qty <= Decimal::ZERO || qty < r.min_qty || qty * self.floor_grid < r.min_notional;
+            self.sized = (left, qty, below);
         }
-        self.sized.1
+        (self.sized.1, self.sized.2)
     }
 
     fn remainder_below_minimum(&mut self, left: Decimal) -> bool {
-        let size = self.order_size(left);
-        self.below_minimum(size)
+        self.order_size(left).1
     }
 
-    /// Too small to trade at all: below the lot, the minimum size, or the minimum value at the floor price.
-    fn below_minimum(&self, qty: Decimal) -> bool {
-        let r = &self.rules;
-        qty <= Decimal::ZERO || qty < r.min_qty || qty * self.floor_grid < r.min_notional
-    }
-
-    fn sendable(&self, price: Decimal, qty: Decimal) -> Sendable {
-        let r = &self.rules;
-        if self.below_minimum(qty) {
+    fn sendable(&self, price: Decimal, (qty, below_minimum): (Decimal, bool)) -> Sendable {
+        if below_minimum {
             Sendable::BelowMinimum
-        } else if qty * price < r.min_notional {
+        } else if self.side == Side::Buy && qty * price < self.rules.min_notional {
+            // A sell is never priced below the floor, where the value was checked; a buy is, on its way up.
             Sendable::NotAtThisPrice
         } else {
-            debug_assert!(r.check(price, qty).is_ok(), "{price} x {qty}");
+            debug_assert!(self.rules.check(price, qty).is_ok(), "{price} x {qty}");
             Sendable::Yes
         }
     }
@@ -888,6 +914,7 @@ impl Auction {
             final_known: false,
             replaces,
             id_queried: false,
+            existed: false,
         });
         i
     }
@@ -1006,10 +1033,7 @@ impl Auction {
         } else {
             "the order ended with no executed quantity known"
         };
-        if o.settled() {
-            self.orders[i].id_queried = true;
-        }
-        let o = &self.orders[i];
+
         let client_id = o.id.clone();
         self.record(
             now,
@@ -1053,6 +1077,12 @@ impl Auction {
         let o = &mut self.orders[i];
         let before = o.known();
         f(o);
+        if o.state == OState::Open || o.known() > Decimal::ZERO {
+            o.existed = true;
+        }
+        if o.wants_id() && !self.want_id.contains(&i) {
+            self.want_id.push(i);
+        }
         if o.state == OState::Closed && o.seen >= o.qty {
             o.final_known = true;
         }
@@ -1160,6 +1190,7 @@ impl Auction {
 
     /// Remember an order's venue id, and count the fills that were waiting for it.
     fn learn_venue_id(&mut self, now: TimestampMs, i: usize, venue_order_id: &str) {
+        self.orders[i].existed = true;
         if self.orders[i].venue_id.is_some() || venue_order_id.is_empty() {
             return;
         }
@@ -1184,6 +1215,10 @@ impl Auction {
             Some(InFlight::Place(j) | InFlight::Cancel(j) | InFlight::Query(j)) if j == i);
         let querying = self.in_flight == Some(InFlight::Query(i));
         let placing = self.in_flight == Some(InFlight::Place(i));
+        if querying {
+            // Answered: whatever it says, its venue id is as known as it will be.
+            self.orders[i].id_queried = true;
+        }
         let Some(st) = status else {
             // The venue has never seen this order.
             let o = &self.orders[i];
@@ -1196,15 +1231,19 @@ impl Auction {
                 );
                 return;
             }
-            if matches!(o.state, OState::Sent | OState::Unknown) {
-                self.act_now = true;
-            }
-            self.update(i, |o| {
-                o.state = OState::Closed;
-                o.final_known = true;
-            });
             if answering {
                 self.in_flight = None;
+            }
+            if o.existed {
+                // It was there (acknowledged, filled...): the venue no longer tells what it executed.
+                self.settle_unknowable(now, i, "the venue no longer knows the order");
+            } else {
+                // Never placed: the quantity is free again.
+                self.update(i, |o| {
+                    o.state = OState::Closed;
+                    o.final_known = true;
+                });
+                self.act_now = true;
             }
             return;
         };
@@ -1294,10 +1333,12 @@ impl Auction {
             VenueError::RateLimited { retry_after_ms, .. } => {
                 self.close(i, Some(Decimal::ZERO));
                 self.retry(now, *retry_after_ms, &error);
+                self.act_now = true;
             }
             VenueError::Transport { .. } => {
                 self.close(i, Some(Decimal::ZERO));
                 self.retry(now, None, &error);
+                self.act_now = true;
             }
             VenueError::Rejected {
                 kind: RejectKind::PostOnlyWouldCross,
@@ -1340,25 +1381,34 @@ impl Auction {
             VenueError::RateLimited { retry_after_ms, .. } => {
                 self.retry(now, *retry_after_ms, &error)
             }
-            VenueError::Transport { .. } | VenueError::UnknownOutcome { .. } => {
-                self.retry(now, None, &error)
-            }
-            VenueError::Rejected {
-                kind: RejectKind::UnknownOrder,
-                ..
-            } => {
-                self.in_flight = Some(InFlight::Query(i));
-                self.on_status(now, i, None);
-            }
-            _ => {
-                // The venue will not tell: settle the order on what was seen and stop.
-                self.update(i, |o| {
-                    o.state = OState::Closed;
-                    o.final_known = true;
-                });
+            VenueError::Auth { .. } | VenueError::Unsupported { .. } => {
+                self.settle_unknowable(now, i, "the venue does not answer status queries");
                 self.begin_end(now, EndReason::Rejected { error });
             }
+            // Transient, or (a status query is not rejected) a stale answer to an earlier request: ask again.
+            _ => self.retry(now, None, &error),
         }
+    }
+
+    /// The venue will not tell what this order executed. If it ever existed, assume it filled completely, so
+    /// its quantity is never placed a second time (an underfill goes back to the next cycle; an overfill could
+    /// not be undone); otherwise it never traded.
+    fn settle_unknowable(&mut self, now: TimestampMs, i: usize, why: &str) {
+        self.update(i, |o| {
+            if o.existed {
+                o.reported = o.reported.max(o.qty);
+            }
+            o.state = OState::Closed;
+            o.final_known = true;
+        });
+        self.record(
+            now,
+            Decision::AssumedExecuted {
+                client_id: self.orders[i].id.clone(),
+                qty: self.orders[i].known(),
+                why: why.to_string(),
+            },
+        );
     }
 
     fn on_replaced(
@@ -1454,9 +1504,13 @@ impl Auction {
         self.close(n, Some(Decimal::ZERO));
         match &error {
             VenueError::RateLimited { retry_after_ms, .. } => {
-                self.retry(now, *retry_after_ms, &error)
+                self.retry(now, *retry_after_ms, &error);
+                self.act_now = true;
             }
-            VenueError::Transport { .. } => self.retry(now, None, &error),
+            VenueError::Transport { .. } => {
+                self.retry(now, None, &error);
+                self.act_now = true;
+            }
             VenueError::Unsupported { .. } => {
                 self.reprice = Reprice::CancelThenPlace;
                 self.act_now = true;
@@ -1523,11 +1577,15 @@ impl Auction {
         );
     }
 
+    /// Nothing is sent before the venue's `retry_after_ms`, or else an exponential backoff from
+    /// [`RETRY_BASE_MS`] that doubles with each failure in a row, up to one step interval.
     fn retry(&mut self, now: TimestampMs, after_ms: Option<u64>, error: &VenueError) {
-        let wait = after_ms.map_or(self.schedule.step_ms, |ms| ms.min(i64::MAX as u64) as i64);
+        self.failures = self.failures.saturating_add(1);
+        let backoff = (RETRY_BASE_MS << (self.failures - 1).min(16))
+            .min(self.schedule.step_ms.max(RETRY_BASE_MS));
+        let wait = after_ms.map_or(backoff, |ms| ms.min(i64::MAX as u64) as i64);
         let until = now + wait.max(1);
         self.retry_at = Some(until);
-        self.act_now = true;
         self.record(
             now,
             Decision::RetryLater {
@@ -1546,14 +1604,12 @@ impl Auction {
                 o.unresolved() || (o.state == OState::Sent && self.in_flight.is_none())
             })
             .or_else(|| {
-                // Fills that name only a venue order id wait for an order that executed more than we have
-                // seen and whose venue id we never learned: its status tells.
-                if self.orphans.is_empty() {
-                    return None;
-                }
-                self.orders
+                // An order that executed more than its fills have shown, whose venue id we never learned:
+                // its missing fills may name only that id. Its status tells it (once).
+                self.want_id
                     .iter()
-                    .position(|o| o.venue_id.is_none() && !o.id_queried && o.reported > o.seen)
+                    .copied()
+                    .find(|&i| self.orders[i].wants_id())
             })
     }
 
@@ -1596,6 +1652,25 @@ fn id_key(id: &ClientOrderId) -> u64 {
     id.as_hex().bytes().take(16).fold(0, |k, b| {
         (k << 4) | (b as char).to_digit(16).unwrap_or(0) as u64
     })
+}
+
+/// Client ids are the leading bytes of a SHA-256: their 64-bit key is already uniformly spread, so the index
+/// hashes it by identity.
+#[derive(Default)]
+struct IdKeyHasher(u64);
+
+impl Hasher for IdKeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | b as u64;
+        }
+    }
+    fn write_u64(&mut self, k: u64) {
+        self.0 = k;
+    }
 }
 
 /// The largest quantity one order may carry.

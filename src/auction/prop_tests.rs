@@ -609,7 +609,7 @@ const T0: i64 = 1_700_000_000_000;
 /// Market time step of the model.
 const TICK_MS: i64 = 100;
 /// However events are delayed and requests refused, the auction is over this long after its deadline.
-const GRACE_MS: i64 = 30_000;
+const GRACE_MS: i64 = 60_000;
 
 fn run(case: Case) -> Result<(), TestCaseError> {
     let (rules, reference, hyperliquid) = market(case.market);
@@ -825,7 +825,8 @@ fn run(case: Case) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    // 400 cases, or more with PROPTEST_CASES.
+    #![proptest_config(ProptestConfig { cases: ProptestConfig::default().cases.max(400), ..ProptestConfig::default() })]
 
     #[test]
     fn prop_auction_against_a_model_venue(case in cases()) {

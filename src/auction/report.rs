@@ -167,6 +167,13 @@ pub enum Decision {
     Ending { reason: EndReason },
     /// Every order is final: the auction is over.
     Done,
+    /// The venue cannot say what an order executed (it no longer knows it, or refuses status queries): it is
+    /// settled as having executed `qty` (all of it, if it ever existed), so that quantity is never placed twice.
+    AssumedExecuted {
+        client_id: ClientOrderId,
+        qty: Decimal,
+        why: String,
+    },
     /// An event that changed nothing (stale, duplicate, or about an order that is not ours).
     Ignored { what: String },
     /// A fill beyond the order's or the auction's quantity (never counted as filled).

@@ -1048,3 +1048,37 @@ fn a_fill_naming_only_the_venue_order_id_counts_once_that_id_is_known() {
     assert_eq!(a.filled(), d("100"));
     assert_eq!(a.report().duplicate_fills, 1);
 }
+
+#[test]
+fn an_order_the_venue_forgets_is_assumed_executed_and_never_placed_twice() {
+    let mut a = auction(Side::Sell, "1000");
+    let r = started(&mut a);
+    a.handle(
+        T0 + 1,
+        fill("f", &r.client_id, "1.001", "100", Liquidity::Maker),
+    );
+    // The replace finds the order gone, and the venue no longer knows it.
+    let (old, _, n) = replace_of(a.poll_action(T0 + 10_000, 1.0));
+    a.handle(
+        T0 + 10_001,
+        Event::from_replace(&old, &n.client_id, Err(rejected(RejectKind::UnknownOrder))),
+    );
+    let q = query_of(a.poll_action(T0 + 10_001, 1.0));
+    // A stale duplicate failure is not taken for the answer: the query is asked again.
+    a.handle(
+        T0 + 10_002,
+        Event::from_cancel(&q, Err(rejected(RejectKind::UnknownOrder))),
+    );
+    assert_eq!(a.poll_action(T0 + 10_002, 1.0), None);
+    let q = query_of(a.poll_action(T0 + 10_300, 1.0));
+    a.handle(T0 + 10_301, Event::from_query(&q, Ok(None)));
+    // Assumed filled: nothing more is placed, the report says what was seen and what is unconfirmed.
+    assert_eq!(a.poll_action(T0 + 10_301, 1.0), None);
+    assert!(a.is_done());
+    let rep = a.report();
+    assert_eq!((rep.filled, rep.unseen_fill_qty), (d("100"), d("900")));
+    assert!(a.audit().iter().any(|r| matches!(
+        &r.decision,
+        Decision::AssumedExecuted { qty, .. } if *qty == d("1000")
+    )));
+}
