@@ -108,6 +108,32 @@ fn feed_result(a: &mut Auction, t: i64, action: Option<Action>) {
     }
 }
 
+/// Run `iters` steps (in fresh auctions of `STEPS - 1` steps each); time the step, or the step and its result.
+fn run(base: &Auction, iters: u64, with_result: bool) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters as i64;
+    while left > 0 {
+        let n = left.min(STEPS - 1);
+        left -= n;
+        let mut a = base.clone();
+        for k in 1..=n {
+            let t = T0 + k * STEP_MS;
+            let start = Instant::now();
+            a.handle(t, Event::Timer);
+            let action = a.poll_action(black_box(t), 1.0);
+            if with_result {
+                feed_result(&mut a, t, action);
+                total += start.elapsed();
+            } else {
+                total += start.elapsed();
+                feed_result(&mut a, t, action);
+            }
+        }
+        black_box(a.take_audit());
+    }
+    total
+}
+
 fn grids() -> [(&'static str, PriceGrid); 2] {
     [
         ("tick", PriceGrid::Tick { tick: d("0.0001") }),
@@ -135,46 +161,11 @@ fn bench(c: &mut Criterion) {
         // The step alone (timer + poll_action -> replace), timed one by one inside a running auction; the
         // replace's result is fed back untimed so the next step reprices again.
         g.bench_function(format!("step/{name}"), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters as i64;
-                while left > 0 {
-                    let n = left.min(STEPS - 1);
-                    left -= n;
-                    let mut a = base.clone();
-                    for k in 1..=n {
-                        let t = T0 + k * STEP_MS;
-                        let start = Instant::now();
-                        a.handle(t, Event::Timer);
-                        let action = a.poll_action(black_box(t), 1.0);
-                        total += start.elapsed();
-                        feed_result(&mut a, t, action);
-                    }
-                    black_box(a.take_audit());
-                }
-                total
-            })
+            b.iter_custom(|iters| run(&base, iters, false))
         });
+        // The step and its result, timed together.
         g.bench_function(format!("step+result/{name}"), |b| {
-            b.iter_custom(|iters| {
-                let mut total = Duration::ZERO;
-                let mut left = iters as i64;
-                while left > 0 {
-                    let n = left.min(STEPS - 1);
-                    left -= n;
-                    let mut a = base.clone();
-                    let start = Instant::now();
-                    for k in 1..=n {
-                        let t = T0 + k * STEP_MS;
-                        a.handle(t, Event::Timer);
-                        let action = a.poll_action(t, 1.0);
-                        feed_result(&mut a, t, action);
-                    }
-                    total += start.elapsed();
-                    black_box(a.take_audit());
-                }
-                total
-            })
+            b.iter_custom(|iters| run(&base, iters, true))
         });
     }
     g.finish();

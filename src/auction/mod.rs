@@ -759,41 +759,36 @@ impl Auction {
         let left = self.quantity - self.known_total;
         let sized = self.order_size(left);
         let qty = sized.0;
-        match live {
-            None => match self.sendable(price, sized) {
-                Sendable::Yes => Some(self.place(now, price, qty, tif, schedule_price)),
-                Sendable::NotAtThisPrice => {
-                    self.record(now, Decision::BelowMinNotionalAtPrice { price, qty });
-                    None
+        if let Some(i) = live {
+            let o = &self.orders[i];
+            if left <= Decimal::ZERO {
+                self.begin_end(now, EndReason::Filled);
+                return Some(self.cancel(now, i, "the quantity is reached"));
+            }
+            if tif == TimeInForce::PostOnly && o.tif == tif && o.price == price {
+                if scheduled {
+                    self.skipped += 1;
                 }
-                Sendable::BelowMinimum => {
-                    self.begin_end(now, EndReason::BelowMinimum { remainder: left });
-                    self.poll_action(now, headroom)
-                }
-            },
-            Some(i) => {
-                let o = &self.orders[i];
-                if tif == TimeInForce::PostOnly && o.tif == tif && o.price == price {
-                    if scheduled {
-                        self.skipped += 1;
-                    }
-                    self.record(now, Decision::SkippedUnchanged { price });
-                    return None;
-                }
-                if left <= Decimal::ZERO {
-                    self.begin_end(now, EndReason::Filled);
-                    return Some(self.cancel(now, i, "the quantity is reached"));
-                }
-                match self.sendable(price, sized) {
-                    Sendable::Yes => Some(self.reprice(now, i, price, qty, tif)),
-                    Sendable::NotAtThisPrice => {
-                        self.record(now, Decision::BelowMinNotionalAtPrice { price, qty });
-                        None
-                    }
-                    Sendable::BelowMinimum => {
-                        self.begin_end(now, EndReason::BelowMinimum { remainder: left });
+                self.record(now, Decision::SkippedUnchanged { price });
+                return None;
+            }
+        }
+        match self.sendable(price, sized) {
+            Sendable::Yes => Some(match live {
+                None => self.place(now, price, qty, tif, schedule_price),
+                Some(i) => self.reprice(now, i, price, qty, tif),
+            }),
+            Sendable::NotAtThisPrice => {
+                self.record(now, Decision::BelowMinNotionalAtPrice { price, qty });
+                None
+            }
+            Sendable::BelowMinimum => {
+                self.begin_end(now, EndReason::BelowMinimum { remainder: left });
+                match live {
+                    Some(i) => {
                         Some(self.cancel(now, i, "the remainder is below the market minimum"))
                     }
+                    None => self.poll_action(now, headroom),
                 }
             }
         }

@@ -128,14 +128,17 @@ fn query_of(a: Option<Action>) -> ClientOrderId {
     }
 }
 
+/// Feed an event, then ask for the next action at the same time.
+fn feed(a: &mut Auction, now: i64, event: Event) -> Option<Action> {
+    a.handle(now, event);
+    a.poll_action(now, 1.0)
+}
+
 /// Place the first order and have it acknowledged.
 fn started(a: &mut Auction) -> OrderRequest {
     let r = place_of(a.poll_action(T0, 1.0));
-    a.handle(
-        T0 + 5,
-        Event::from_place(&r.client_id, Ok(status(&r, "0", OrderState::Open))),
-    );
-    assert_eq!(a.poll_action(T0 + 5, 1.0), None);
+    let ack = Event::from_place(&r.client_id, Ok(status(&r, "0", OrderState::Open)));
+    assert_eq!(feed(a, T0 + 5, ack), None);
     r
 }
 
@@ -181,24 +184,30 @@ fn nothing_conflicting_while_a_request_is_in_flight() {
     a.cancel_all(T0 + 200_000);
     assert_eq!(a.poll_action(T0 + 200_000, 1.0), None);
     // The result arrives: now the deadline cancel goes out, and nothing else until it is answered.
-    a.handle(
+    let c = cancel_of(feed(
+        &mut a,
         T0 + 200_001,
         Event::from_place(&r.client_id, Ok(status(&r, "0", OrderState::Open))),
-    );
-    let c = cancel_of(a.poll_action(T0 + 200_001, 1.0));
+    ));
     assert_eq!(c, r.client_id);
     assert_eq!(a.poll_action(T0 + 200_002, 1.0), None);
     // A stale duplicate of the place result does not answer the cancel.
-    a.handle(
-        T0 + 200_003,
-        Event::from_place(&r.client_id, Ok(status(&r, "0", OrderState::Open))),
+    assert_eq!(
+        feed(
+            &mut a,
+            T0 + 200_003,
+            Event::from_place(&r.client_id, Ok(status(&r, "0", OrderState::Open)))
+        ),
+        None
     );
-    assert_eq!(a.poll_action(T0 + 200_003, 1.0), None);
-    a.handle(
-        T0 + 200_004,
-        Event::from_cancel(&c, Ok(status(&r, "0", OrderState::Canceled))),
+    assert_eq!(
+        feed(
+            &mut a,
+            T0 + 200_004,
+            Event::from_cancel(&c, Ok(status(&r, "0", OrderState::Canceled)))
+        ),
+        None
     );
-    assert_eq!(a.poll_action(T0 + 200_004, 1.0), None);
     assert!(a.is_done());
     assert_eq!(a.end_reason(), Some(&EndReason::Deadline));
 }
@@ -209,8 +218,7 @@ fn steps_reprice_down_the_schedule_by_replace() {
     let r = started(&mut a);
     assert_eq!(a.poll_timeout(), Some(T0 + 10_000));
     assert_eq!(a.poll_action(T0 + 9_999, 1.0), None);
-    a.handle(T0 + 10_000, Event::Timer);
-    let (old, known, new) = replace_of(a.poll_action(T0 + 10_000, 1.0));
+    let (old, known, new) = replace_of(feed(&mut a, T0 + 10_000, Event::Timer));
     assert_eq!(old, r.client_id);
     assert_eq!(known, Decimal::ZERO);
     // 1.001 - 0.003 * 10/100
@@ -284,14 +292,14 @@ fn post_only_prices_stay_passive_against_the_book() {
     assert_eq!(n.price, d("1.0009"), "one tick above the bid, not 1.0007");
 
     let mut b = auction(Side::Buy, "1000");
-    b.handle(
+    let r = place_of(feed(
+        &mut b,
         T0,
         Event::Book {
             best_bid: Some(d("0.9985")),
             best_ask: Some(d("0.9989")),
         },
-    );
-    let r = place_of(b.poll_action(T0, 1.0));
+    ));
     assert_eq!(r.price, d("0.9988"), "one tick below the ask, not 0.999");
 }
 
@@ -329,11 +337,11 @@ fn a_crossing_rejection_reanchors_only_in_the_users_favour() {
     // The old order may have been cancelled by the failed replace (409): ask.
     let q = query_of(a.poll_action(t + 5, 1.0));
     assert_eq!(q, old);
-    a.handle(
+    let r3 = place_of(feed(
+        &mut a,
         t + 6,
         Event::from_query(&q, Ok(Some(status(&r2, "0", OrderState::Canceled)))),
-    );
-    let r3 = place_of(a.poll_action(t + 6, 1.0));
+    ));
     assert!(
         r3.price > n.price,
         "{} must be beyond the crossing price {}",
@@ -510,11 +518,14 @@ fn the_deadline_cancels_what_rests_and_ends() {
     assert!(a.is_ending() && !a.is_done());
     // No place or replace at or after the deadline, whatever the time.
     assert_eq!(a.poll_action(T0 + 130_000, 1.0), None);
-    a.handle(
-        T0 + 130_001,
-        Event::from_cancel(&c, Ok(status(&r, "400", OrderState::Canceled))),
+    assert_eq!(
+        feed(
+            &mut a,
+            T0 + 130_001,
+            Event::from_cancel(&c, Ok(status(&r, "400", OrderState::Canceled)))
+        ),
+        None
     );
-    assert_eq!(a.poll_action(T0 + 130_001, 1.0), None);
     assert!(a.is_done());
     assert_eq!(a.poll_timeout(), None);
     let rep = a.report();
@@ -645,11 +656,11 @@ fn cancel_then_place_reprices_in_two_requests() {
         "not before the cancel is confirmed"
     );
     // Filled 30 before the cancel landed; the venue says so.
-    a.handle(
+    let r2 = place_of(feed(
+        &mut a,
         T0 + 10_002,
         Event::from_cancel(&c, Ok(status(&r, "30", OrderState::Canceled))),
-    );
-    let r2 = place_of(a.poll_action(T0 + 10_002, 1.0));
+    ));
     assert_eq!((r2.price, r2.qty), (d("1.0007"), d("970")));
     assert_eq!(a.report().replaces, 1);
 }
@@ -661,14 +672,14 @@ fn a_cancel_confirmation_without_quantity_is_queried_before_placing_again() {
     let mut a = Auction::new(p, bn()).unwrap();
     let r = started(&mut a);
     let c = cancel_of(a.poll_action(T0 + 10_000, 1.0));
-    a.handle(
+    let q = query_of(feed(
+        &mut a,
         T0 + 10_001,
         Event::Closed {
             client_id: c.clone(),
             filled: None,
         },
-    );
-    let q = query_of(a.poll_action(T0 + 10_001, 1.0));
+    ));
     assert_eq!(q, r.client_id);
     a.handle(
         T0 + 10_002,
@@ -686,17 +697,17 @@ fn a_replace_of_an_order_that_is_gone_asks_what_it_filled() {
     let mut a = auction(Side::Sell, "1000");
     let r = started(&mut a);
     let (old, _, n) = replace_of(a.poll_action(T0 + 10_000, 1.0));
-    a.handle(
+    let q = query_of(feed(
+        &mut a,
         T0 + 10_001,
         Event::from_replace(&old, &n.client_id, Err(rejected(RejectKind::UnknownOrder))),
-    );
-    let q = query_of(a.poll_action(T0 + 10_001, 1.0));
+    ));
     assert_eq!(q, r.client_id);
-    a.handle(
+    let r2 = place_of(feed(
+        &mut a,
         T0 + 10_002,
         Event::from_query(&q, Ok(Some(status(&r, "600", OrderState::Canceled)))),
-    );
-    let r2 = place_of(a.poll_action(T0 + 10_002, 1.0));
+    ));
     assert_eq!(r2.qty, d("400"));
 }
 
@@ -709,23 +720,31 @@ fn an_unknown_outcome_is_resolved_by_client_id() {
     // The venue never saw it: placed again under a new id.
     let mut a = auction(Side::Sell, "1000");
     let r = place_of(a.poll_action(T0, 1.0));
-    a.handle(T0 + 1, Event::from_place(&r.client_id, Err(unknown())));
-    let q = query_of(a.poll_action(T0 + 1, 1.0));
+    let q = query_of(feed(
+        &mut a,
+        T0 + 1,
+        Event::from_place(&r.client_id, Err(unknown())),
+    ));
     assert_eq!(q, r.client_id);
     assert_eq!(a.poll_action(T0 + 2, 1.0), None);
-    a.handle(T0 + 3, Event::from_query(&q, Ok(None)));
-    let r2 = place_of(a.poll_action(T0 + 3, 1.0));
+    let r2 = place_of(feed(&mut a, T0 + 3, Event::from_query(&q, Ok(None))));
     assert_ne!(r2.client_id, r.client_id);
     // It did rest: carry on with it.
     let mut b = auction(Side::Sell, "1000");
     let r = place_of(b.poll_action(T0, 1.0));
-    b.handle(T0 + 1, Event::from_place(&r.client_id, Err(unknown())));
-    let q = query_of(b.poll_action(T0 + 1, 1.0));
-    b.handle(
-        T0 + 3,
-        Event::from_query(&q, Ok(Some(status(&r, "0", OrderState::Open)))),
+    let q = query_of(feed(
+        &mut b,
+        T0 + 1,
+        Event::from_place(&r.client_id, Err(unknown())),
+    ));
+    assert_eq!(
+        feed(
+            &mut b,
+            T0 + 3,
+            Event::from_query(&q, Ok(Some(status(&r, "0", OrderState::Open))))
+        ),
+        None
     );
-    assert_eq!(b.poll_action(T0 + 3, 1.0), None);
     let (old, _, _) = replace_of(b.poll_action(T0 + 10_000, 1.0));
     assert_eq!(old, r.client_id);
 }
@@ -740,11 +759,14 @@ fn a_remainder_below_the_minimum_ends_the_auction() {
     );
     // 4 left: worth 3.99 at the floor, below the 5 USDT minimum.
     let c = cancel_of(a.poll_action(T0 + 10_000, 1.0));
-    a.handle(
-        T0 + 10_001,
-        Event::from_cancel(&c, Ok(status(&r, "6", OrderState::Canceled))),
+    assert_eq!(
+        feed(
+            &mut a,
+            T0 + 10_001,
+            Event::from_cancel(&c, Ok(status(&r, "6", OrderState::Canceled)))
+        ),
+        None
     );
-    assert_eq!(a.poll_action(T0 + 10_001, 1.0), None);
     assert!(a.is_done());
     assert_eq!(
         a.end_reason(),
@@ -774,11 +796,14 @@ fn rejections_end_or_retry_by_kind() {
     // Rules: end with the venue's reason.
     let mut a = auction(Side::Sell, "1000");
     let r = place_of(a.poll_action(T0, 1.0));
-    a.handle(
-        T0 + 1,
-        Event::from_place(&r.client_id, Err(rejected(RejectKind::Rules))),
+    assert_eq!(
+        feed(
+            &mut a,
+            T0 + 1,
+            Event::from_place(&r.client_id, Err(rejected(RejectKind::Rules)))
+        ),
+        None
     );
-    assert_eq!(a.poll_action(T0 + 1, 1.0), None);
     assert!(a.is_done());
     assert!(matches!(
         a.end_reason(),
@@ -796,8 +821,14 @@ fn rejections_end_or_retry_by_kind() {
         venue: "bn".into(),
         reason: "held".into(),
     };
-    a.handle(T0 + 1, Event::from_place(&r.client_id, Err(e.clone())));
-    assert_eq!(a.poll_action(T0 + 1, 1.0), None);
+    assert_eq!(
+        feed(
+            &mut a,
+            T0 + 1,
+            Event::from_place(&r.client_id, Err(e.clone()))
+        ),
+        None
+    );
     assert_eq!(a.end_reason(), Some(&EndReason::Rejected { error: e }));
     // Rate limited: wait as told, then place again.
     let mut a = auction(Side::Sell, "1000");
@@ -820,7 +851,8 @@ fn a_venue_without_replace_falls_back_to_cancel_then_place() {
     let mut a = auction(Side::Sell, "1000");
     started(&mut a);
     let (old, _, n) = replace_of(a.poll_action(T0 + 10_000, 1.0));
-    a.handle(
+    let c = cancel_of(feed(
+        &mut a,
         T0 + 10_001,
         Event::from_replace(
             &old,
@@ -830,8 +862,7 @@ fn a_venue_without_replace_falls_back_to_cancel_then_place() {
                 what: "replace".into(),
             }),
         ),
-    );
-    let c = cancel_of(a.poll_action(T0 + 10_001, 1.0));
+    ));
     assert_eq!(c, old);
 }
 
@@ -857,11 +888,14 @@ fn cancel_all_cancels_the_working_order_and_ends_when_confirmed() {
     assert_eq!(a.poll_action(T0 + 102, 1.0), None);
     let c2 = cancel_of(a.poll_action(T0 + 10_101, 0.0));
     assert_eq!(c2, c, "cancels go even with no rate budget");
-    a.handle(
-        T0 + 10_102,
-        Event::from_cancel(&c2, Ok(status(&r, "0", OrderState::Canceled))),
+    assert_eq!(
+        feed(
+            &mut a,
+            T0 + 10_102,
+            Event::from_cancel(&c2, Ok(status(&r, "0", OrderState::Canceled)))
+        ),
+        None
     );
-    assert_eq!(a.poll_action(T0 + 10_102, 1.0), None);
     assert!(a.is_done());
     assert_eq!(a.end_reason(), Some(&EndReason::Canceled));
 }
@@ -1007,11 +1041,11 @@ fn an_id_already_in_use_is_adopted_from_the_venue() {
     // A restarted run of the same intent derives the same ids; the venue already has the first one.
     let mut a = auction(Side::Sell, "1000");
     let r = place_of(a.poll_action(T0, 1.0));
-    a.handle(
+    let q = query_of(feed(
+        &mut a,
         T0 + 1,
         Event::from_place(&r.client_id, Err(rejected(RejectKind::DuplicateClientId))),
-    );
-    let q = query_of(a.poll_action(T0 + 1, 1.0));
+    ));
     assert_eq!(q, r.client_id);
     let earlier = OrderStatus {
         price: d("1.0009"),
@@ -1059,17 +1093,20 @@ fn an_order_the_venue_forgets_is_assumed_executed_and_never_placed_twice() {
     );
     // The replace finds the order gone, and the venue no longer knows it.
     let (old, _, n) = replace_of(a.poll_action(T0 + 10_000, 1.0));
-    a.handle(
+    let q = query_of(feed(
+        &mut a,
         T0 + 10_001,
         Event::from_replace(&old, &n.client_id, Err(rejected(RejectKind::UnknownOrder))),
-    );
-    let q = query_of(a.poll_action(T0 + 10_001, 1.0));
+    ));
     // A stale duplicate failure is not taken for the answer: the query is asked again.
-    a.handle(
-        T0 + 10_002,
-        Event::from_cancel(&q, Err(rejected(RejectKind::UnknownOrder))),
+    assert_eq!(
+        feed(
+            &mut a,
+            T0 + 10_002,
+            Event::from_cancel(&q, Err(rejected(RejectKind::UnknownOrder)))
+        ),
+        None
     );
-    assert_eq!(a.poll_action(T0 + 10_002, 1.0), None);
     let q = query_of(a.poll_action(T0 + 10_300, 1.0));
     a.handle(T0 + 10_301, Event::from_query(&q, Ok(None)));
     // Assumed filled: nothing more is placed, the report says what was seen and what is unconfirmed.
