@@ -570,7 +570,7 @@ impl Auction {
     }
 
     /// The floor on the venue grid (rounded toward the passive side): no order is ever priced beyond it.
-    pub fn floor_price(&self) -> Decimal {
+    pub fn floor_on_grid(&self) -> Decimal {
         self.floor_grid
     }
 

@@ -724,7 +724,7 @@ fn run(case: Case) -> Result<(), TestCaseError> {
                 prop_assert!(req.side == side && req.qty <= quantity);
                 prop_assert!(ids.insert(req.client_id.clone()), "id reused");
                 if req.tif == TimeInForce::Ioc {
-                    prop_assert_eq!(req.price, a.floor_price(), "IOC only at the floor");
+                    prop_assert_eq!(req.price, a.floor_on_grid(), "IOC only at the floor");
                 }
             }
             if trace {

@@ -272,7 +272,7 @@ fn prices_never_go_beyond_the_floor_and_hold_there() {
         }
     }
     assert_eq!(r.price, d("0.998"));
-    assert_eq!(a.floor_price(), d("0.998"));
+    assert_eq!(a.floor_on_grid(), d("0.998"));
     // In the hold after the duration: nothing to do.
     assert_eq!(a.poll_action(T0 + 115_000, 1.0), None);
 }
@@ -313,7 +313,7 @@ fn a_crossing_rejection_reanchors_only_in_the_users_favour() {
         Event::from_place(&r.client_id, Err(rejected(RejectKind::PostOnlyWouldCross))),
     );
     assert_eq!(a.reference(), d("1.001"));
-    assert_eq!(a.floor_price(), d("0.998"), "the floor never moves");
+    assert_eq!(a.floor_on_grid(), d("0.998"), "the floor never moves");
     let r2 = place_of(a.poll_action(T0 + 5, 1.0));
     // New start 1.001 * 1.001 = 1.002001 -> rounded up 1.0021.
     assert_eq!(r2.price, d("1.0021"));
@@ -369,7 +369,7 @@ fn a_crossing_rejection_reanchors_only_in_the_users_favour() {
         Event::from_place(&r.client_id, Err(rejected(RejectKind::PostOnlyWouldCross))),
     );
     assert_eq!(b.reference(), d("0.999"));
-    assert_eq!(b.floor_price(), d("1.002"));
+    assert_eq!(b.floor_on_grid(), d("1.002"));
     let r2 = place_of(b.poll_action(T0 + 5, 1.0));
     assert!(r2.price < r.price);
 }
