@@ -4,6 +4,7 @@
 //! auction take the time and their inputs as arguments, do no I/O and return audit records that say why they
 //! acted or did not. I/O lives at the edges, behind traits. See `docs/ARCHITECTURE.md`.
 
+pub mod auction;
 pub mod backtest;
 pub mod cli;
 pub mod config;
