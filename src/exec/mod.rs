@@ -6,6 +6,7 @@
 //! ([`Venue::order_status`]) before doing anything else for that order.
 
 pub mod clock;
+pub mod executor;
 pub mod rules;
 
 use std::fmt;
