@@ -168,6 +168,30 @@ impl<R: Rpc> ChainClient<R> {
         })
     }
 
+    /// Open a client on a node: checks that the node serves the configured chain id and that every token's
+    /// `decimals()` matches the configuration (an error names the chain, the token and both values).
+    pub async fn open(
+        cfg: &ChainCfg,
+        rpc: Arc<R>,
+        ctx: ChainContext,
+        signers: impl IntoIterator<Item = PrivateKeySigner>,
+    ) -> Result<Self, ChainError> {
+        let actual = rpc.chain_id().await.map_err(|e| ChainError::Rpc {
+            chain: cfg.name.clone(),
+            reason: e.to_string(),
+        })?;
+        if actual != cfg.chain_id {
+            return Err(ChainError::WrongChainId {
+                chain: cfg.name.clone(),
+                configured: cfg.chain_id,
+                actual,
+            });
+        }
+        let client = ChainClient::new(cfg.clone(), rpc, ctx, signers)?;
+        client.check_tokens().await?;
+        Ok(client)
+    }
+
     /// Call `f` at each send stage (crash tests).
     pub fn set_failpoint(&mut self, f: Failpoint) {
         self.failpoint = Some(f);

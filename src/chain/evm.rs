@@ -22,7 +22,7 @@ use super::abi::{IERC20, IMulticall3};
 use super::client::{ChainClient, ChainContext};
 use super::keys::{self, EnvLookup};
 use super::rpc::{Receipt, Rpc, RpcError, SendError, TransferLog};
-use super::{Chain, ChainError, Head};
+use super::{ChainError, Head};
 use crate::config::chains::{ChainCfg, ChainKind, RpcSource};
 
 /// A chain served by a JSON-RPC node.
@@ -61,7 +61,7 @@ impl EvmRpc {
             secrets.push(q.to_string());
         }
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        let provider = RootProvider::new_http(parsed);
+        let provider = http_provider(parsed, timeout)?;
         Ok(EvmRpc {
             provider,
             multicall,
@@ -96,23 +96,44 @@ impl EvmRpc {
         RpcError::Unavailable(self.redact(e.to_string()))
     }
 
-    async fn timed<T>(
-        &self,
-        f: impl std::future::IntoFuture<Output = Result<T, TransportError>>,
-    ) -> Result<T, RpcError> {
-        match tokio::time::timeout(self.timeout, f.into_future()).await {
-            Ok(r) => r.map_err(|e| self.err(e)),
-            Err(_) => Err(RpcError::Unavailable(format!(
-                "no answer within {} ms",
-                self.timeout.as_millis()
-            ))),
+    /// One request with the timeout, retried once when the connection failed before any answer (a
+    /// pooled connection the server had just closed). Only for requests that are safe to repeat.
+    async fn timed<T, F>(&self, f: impl Fn() -> F) -> Result<T, RpcError>
+    where
+        F: std::future::IntoFuture<Output = Result<T, TransportError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match tokio::time::timeout(self.timeout, f().into_future()).await {
+                Ok(Ok(v)) => return Ok(v),
+                Ok(Err(e))
+                    if attempt == 1 && e.as_error_resp().is_none() && e.is_transport_error() =>
+                {
+                    tracing::debug!(
+                        "retrying an RPC request after: {}",
+                        self.redact(e.to_string())
+                    );
+                }
+                Ok(Err(e)) => return Err(self.err(e)),
+                Err(_) => {
+                    return Err(RpcError::Unavailable(format!(
+                        "no answer within {} ms",
+                        self.timeout.as_millis()
+                    )));
+                }
+            }
         }
     }
 
     async fn eth_call(&self, to: Address, data: Vec<u8>, block: u64) -> Result<Bytes, RpcError> {
         let req = TransactionRequest::default().to(to).input(data.into());
-        self.timed(self.provider.call(req).block(BlockId::number(block)))
-            .await
+        self.timed(|| {
+            self.provider
+                .call(req.clone())
+                .block(BlockId::number(block))
+        })
+        .await
     }
 
     async fn multicall_balances(
@@ -170,7 +191,7 @@ impl EvmRpc {
             let (me, a) = (self.clone(), *a);
             set.spawn(async move {
                 let r = me
-                    .timed(me.provider.get_balance(a).block_id(BlockId::number(block)))
+                    .timed(|| me.provider.get_balance(a).block_id(BlockId::number(block)))
                     .await;
                 (i, r)
             });
@@ -196,6 +217,20 @@ impl EvmRpc {
     }
 }
 
+/// An HTTP provider whose pooled connections are dropped after 1 s idle, well before common servers'
+/// keep-alive timeouts (5 s for Node.js), so a request is not sent on a connection being closed.
+pub fn http_provider(url: reqwest::Url, timeout: Duration) -> Result<RootProvider, String> {
+    let client = reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(1))
+        .timeout(timeout)
+        .build()
+        .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+    let http = alloy::transports::http::Http::with_client(client, url);
+    Ok(RootProvider::new(alloy::rpc::client::RpcClient::new(
+        http, false,
+    )))
+}
+
 fn head_of(b: &alloy::rpc::types::Block) -> Head {
     Head {
         number: b.header.number,
@@ -207,12 +242,12 @@ fn head_of(b: &alloy::rpc::types::Block) -> Head {
 #[async_trait]
 impl Rpc for EvmRpc {
     async fn chain_id(&self) -> Result<u64, RpcError> {
-        self.timed(self.provider.get_chain_id()).await
+        self.timed(|| self.provider.get_chain_id()).await
     }
 
     async fn head(&self) -> Result<Head, RpcError> {
         let b = self
-            .timed(self.provider.get_block_by_number(BlockNumberOrTag::Latest))
+            .timed(|| self.provider.get_block_by_number(BlockNumberOrTag::Latest))
             .await?
             .ok_or_else(|| RpcError::Invalid("no latest block".into()))?;
         Ok(head_of(&b))
@@ -220,10 +255,10 @@ impl Rpc for EvmRpc {
 
     async fn block(&self, number: u64) -> Result<Option<Head>, RpcError> {
         Ok(self
-            .timed(
+            .timed(|| {
                 self.provider
-                    .get_block_by_number(BlockNumberOrTag::Number(number)),
-            )
+                    .get_block_by_number(BlockNumberOrTag::Number(number))
+            })
             .await?
             .map(|b| head_of(&b)))
     }
@@ -244,22 +279,23 @@ impl Rpc for EvmRpc {
         let req = TransactionRequest::default()
             .to(token)
             .input(IERC20::decimalsCall {}.abi_encode().into());
-        let out = self.timed(self.provider.call(req)).await?;
+        let out = self.timed(|| self.provider.call(req.clone())).await?;
         IERC20::decimalsCall::abi_decode_returns(&out)
             .map_err(|e| RpcError::Invalid(format!("decimals() of {token}: {e}")))
     }
 
     async fn nonce(&self, account: Address, pending: bool) -> Result<u64, RpcError> {
-        let call = self.provider.get_transaction_count(account);
         if pending {
-            self.timed(call.pending()).await
+            self.timed(|| self.provider.get_transaction_count(account).pending())
+                .await
         } else {
-            self.timed(call.latest()).await
+            self.timed(|| self.provider.get_transaction_count(account).latest())
+                .await
         }
     }
 
     async fn priority_fee(&self) -> Result<u128, RpcError> {
-        self.timed(self.provider.get_max_priority_fee_per_gas())
+        self.timed(|| self.provider.get_max_priority_fee_per_gas())
             .await
     }
 
@@ -275,26 +311,25 @@ impl Rpc for EvmRpc {
             .to(to)
             .value(value)
             .input(data.into());
-        self.timed(self.provider.estimate_gas(req)).await
+        self.timed(|| self.provider.estimate_gas(req.clone())).await
     }
 
     async fn send_raw(&self, raw: &[u8]) -> Result<(), SendError> {
-        match tokio::time::timeout(self.timeout, self.provider.send_raw_transaction(raw)).await {
-            Ok(Ok(_pending)) => Ok(()),
-            Ok(Err(e)) => match e.as_error_resp() {
-                Some(resp) => Err(SendError::classify(&self.redact(resp.message.to_string()))),
-                None => Err(SendError::Unknown(self.redact(e.to_string()))),
-            },
-            Err(_) => Err(SendError::Unknown(format!(
-                "no answer within {} ms",
-                self.timeout.as_millis()
-            ))),
+        // Sending the same signed bytes again is harmless (same hash: "already known"), so the retry
+        // after a failed connection applies here too.
+        match self.timed(|| self.provider.send_raw_transaction(raw)).await {
+            Ok(_pending) => Ok(()),
+            Err(RpcError::Unavailable(m)) if m.starts_with("node error") => {
+                Err(SendError::classify(&m))
+            }
+            Err(RpcError::Reverted(m)) => Err(SendError::Rejected(m)),
+            Err(e) => Err(SendError::Unknown(e.to_string())),
         }
     }
 
     async fn receipt(&self, hash: B256) -> Result<Option<Receipt>, RpcError> {
         let r = self
-            .timed(self.provider.get_transaction_receipt(hash))
+            .timed(|| self.provider.get_transaction_receipt(hash))
             .await?;
         Ok(r.and_then(|r| {
             r.block_number.map(|block| Receipt {
@@ -306,7 +341,7 @@ impl Rpc for EvmRpc {
 
     async fn known(&self, hash: B256) -> Result<bool, RpcError> {
         Ok(self
-            .timed(self.provider.get_transaction_by_hash(hash))
+            .timed(|| self.provider.get_transaction_by_hash(hash))
             .await?
             .is_some())
     }
@@ -328,7 +363,7 @@ impl Rpc for EvmRpc {
             .topic2(topics)
             .from_block(from_block)
             .to_block(to_block);
-        let logs = self.timed(self.provider.get_logs(&filter)).await?;
+        let logs = self.timed(|| self.provider.get_logs(&filter)).await?;
         let mut out = Vec::with_capacity(logs.len());
         let mut times: std::collections::BTreeMap<u64, Option<i64>> = Default::default();
         for l in logs {
@@ -392,30 +427,7 @@ impl ChainClient<EvmRpc> {
         };
         let rpc = EvmRpc::new(&url, cfg.multicall, cfg.rpc_timeout).map_err(err)?;
         let signers = keys::load(cfg, env)?;
-        Self::with_rpc(cfg, rpc, ctx, signers.into_values()).await
-    }
-
-    /// A client over an existing node connection with the given signers; checks chain id and decimals.
-    pub async fn with_rpc(
-        cfg: &ChainCfg,
-        rpc: EvmRpc,
-        ctx: ChainContext,
-        signers: impl IntoIterator<Item = alloy::signers::local::PrivateKeySigner>,
-    ) -> Result<EvmChain, ChainError> {
-        let actual = rpc.chain_id().await.map_err(|e| ChainError::Rpc {
-            chain: cfg.name.clone(),
-            reason: e.to_string(),
-        })?;
-        if actual != cfg.chain_id {
-            return Err(ChainError::WrongChainId {
-                chain: cfg.name.clone(),
-                configured: cfg.chain_id,
-                actual,
-            });
-        }
-        let client = ChainClient::new(cfg.clone(), Arc::new(rpc), ctx, signers)?;
-        client.check_tokens().await?;
-        Ok(client)
+        Self::open(cfg, Arc::new(rpc), ctx, signers.into_values()).await
     }
 }
 

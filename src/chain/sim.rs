@@ -19,10 +19,10 @@ use alloy::eips::eip2718::Decodable2718;
 use alloy::primitives::{Address, B256, Bytes, TxKind, U256};
 use async_trait::async_trait;
 
+use super::Head;
 use super::abi::decode_transfer;
-use super::client::{ChainClient, ChainContext};
+use super::client::ChainClient;
 use super::rpc::{Receipt, Rpc, RpcError, SendError, TransferLog};
-use super::{ChainError, Head};
 use crate::config::chains::ChainCfg;
 use crate::exec::Clock;
 use crate::model::TimestampMs;
@@ -449,6 +449,11 @@ impl SimLedger {
         }
     }
 
+    /// Block production is paused.
+    pub fn is_paused(&self) -> bool {
+        self.st.lock().unwrap_or_else(|p| p.into_inner()).paused
+    }
+
     /// Make every RPC call fail with `reason` (an outage), or serve again with `None`.
     pub fn set_failing(&self, reason: Option<String>) {
         self.state().failing = reason;
@@ -612,32 +617,6 @@ impl Rpc for SimLedger {
             })
             .cloned()
             .collect())
-    }
-}
-
-impl ChainClient<SimLedger> {
-    /// A client of a simulated chain over `ledger`, with the given signers; checks chain id and decimals
-    /// like a real connection.
-    pub async fn simulated(
-        cfg: &ChainCfg,
-        ledger: Arc<SimLedger>,
-        ctx: ChainContext,
-        signers: impl IntoIterator<Item = alloy::signers::local::PrivateKeySigner>,
-    ) -> Result<SimChain, ChainError> {
-        let actual = ledger.chain_id().await.map_err(|e| ChainError::Rpc {
-            chain: cfg.name.clone(),
-            reason: e.to_string(),
-        })?;
-        if actual != cfg.chain_id {
-            return Err(ChainError::WrongChainId {
-                chain: cfg.name.clone(),
-                configured: cfg.chain_id,
-                actual,
-            });
-        }
-        let client = ChainClient::new(cfg.clone(), ledger, ctx, signers)?;
-        super::Chain::check_tokens(&client).await?;
-        Ok(client)
     }
 }
 
