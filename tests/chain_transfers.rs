@@ -859,3 +859,112 @@ on_both!(
     "arbitrum",
     Opts::new(31001)
 );
+
+// ---------------------------------------------------------------------------------------------------------
+
+/// The native asset moves too, and gas is paid on top.
+async fn native_transfer(net: Net) {
+    let journal = net.journal();
+    let chain = net.client(journal.clone()).await;
+    let before = chain.balances(None).await.unwrap();
+    let r = chain
+        .transfer(&TransferRequest {
+            key: "gas-topup".into(),
+            from: None,
+            asset: "ETH".into(),
+            amount: dec("0.5"),
+            to: Destination::Own(net.other),
+        })
+        .await
+        .unwrap();
+    assert!(matches!(
+        net.settle(chain.as_ref(), &r.intent_id).await.status,
+        TxStatus::Confirmed { .. }
+    ));
+    let after = chain.balances(None).await.unwrap();
+    assert_eq!(after.get(net.other, "ETH"), Some(dec("0.5")));
+    let spent =
+        before.get(net.us.address(), "ETH").unwrap() - after.get(net.us.address(), "ETH").unwrap();
+    assert!(
+        spent > dec("0.5") && spent < dec("0.51"),
+        "0.5 plus gas: {spent}"
+    );
+    let rec = journal.tx_intent(r.intent_id.as_str()).unwrap().unwrap();
+    assert_eq!(rec.intent.token, None);
+    assert_eq!(rec.intent.amount_raw, "500000000000000000");
+}
+
+on_both!(native, native_transfer, "arbitrum", Opts::new(31001));
+
+/// Two transfers that together spend more than the balance: the second is either refused up front (the
+/// node estimates on the pending state) or mined and reverted; the recipient is paid once, the nonce is
+/// never reused.
+async fn overspend_moves_once(net: Net) {
+    let us = net.us.address();
+    net.mint("USDC", us, "100").await;
+    let journal = net.journal();
+    let chain = net.client(journal.clone()).await;
+    let venue_addr = random_address();
+    let dep = deposit_address("binance", venue_addr, "USDC").await;
+    let req = |key: &str| TransferRequest {
+        key: key.into(),
+        from: None,
+        asset: "USDC".into(),
+        amount: dec("80"),
+        to: Destination::VenueDeposit(dep.clone()),
+    };
+    net.hold_blocks().await;
+    let first = chain.transfer(&req("over:1")).await.unwrap();
+    let second = chain.transfer(&req("over:2")).await;
+    net.release_blocks().await;
+    net.mine(1).await;
+    let f = net.settle(chain.as_ref(), &first.intent_id).await;
+    assert!(
+        matches!(f.status, TxStatus::Confirmed { .. }),
+        "{:?}",
+        f.status
+    );
+    match second {
+        Err(ChainError::WouldRevert { .. }) => {
+            assert!(
+                journal
+                    .tx_intent(
+                        IntentId::derive(&net.name, net.chain_cfg().chain_id, "over:2").as_str()
+                    )
+                    .unwrap()
+                    .is_none()
+            );
+        }
+        Ok(r) => {
+            assert_eq!(r.nonce, first.nonce + 1);
+            let s = net.settle(chain.as_ref(), &r.intent_id).await;
+            assert!(
+                matches!(s.status, TxStatus::Reverted { .. }),
+                "{:?}",
+                s.status
+            );
+            let rec = journal.tx_intent(r.intent_id.as_str()).unwrap().unwrap();
+            assert_eq!(rec.state, IntentState::Reverted);
+        }
+        Err(e) => panic!("{e}"),
+    }
+    assert_eq!(net.balance("USDC", venue_addr).await, dec("80"));
+    assert_eq!(net.balance("USDC", us).await, dec("20"));
+    let next = chain.transfer(&own(&net, "over:3", "20")).await.unwrap();
+    assert_eq!(
+        net.settle(chain.as_ref(), &next.intent_id).await.nonce,
+        next.nonce
+    );
+    assert_eq!(net.balance("USDC", us).await, dec("0"));
+    journal.integrity_check().unwrap();
+}
+
+on_both!(
+    overspend,
+    overspend_moves_once,
+    "arbitrum",
+    Opts {
+        own_node: true,
+        ..Opts::new(31004)
+    }
+);

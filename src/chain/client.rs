@@ -192,6 +192,18 @@ impl<R: Rpc> ChainClient<R> {
         Ok(client)
     }
 
+    /// [`ChainClient::open`] with the keys the configuration names (environment variables read with
+    /// `env`, keystores, development keys on simulated chains).
+    pub async fn open_configured(
+        cfg: &ChainCfg,
+        rpc: Arc<R>,
+        ctx: ChainContext,
+        env: super::keys::EnvLookup<'_>,
+    ) -> Result<Self, ChainError> {
+        let signers = super::keys::load(cfg, env)?;
+        Self::open(cfg, rpc, ctx, signers.into_values()).await
+    }
+
     /// Call `f` at each send stage (crash tests).
     pub fn set_failpoint(&mut self, f: Failpoint) {
         self.failpoint = Some(f);

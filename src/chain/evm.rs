@@ -20,7 +20,7 @@ use async_trait::async_trait;
 
 use super::abi::{IERC20, IMulticall3};
 use super::client::{ChainClient, ChainContext};
-use super::keys::{self, EnvLookup};
+use super::keys::EnvLookup;
 use super::rpc::{Receipt, Rpc, RpcError, SendError, TransferLog};
 use super::{ChainError, Head};
 use crate::config::chains::{ChainCfg, ChainKind, RpcSource};
@@ -426,8 +426,7 @@ impl ChainClient<EvmRpc> {
             None => return Err(err("no RPC URL configured".into())),
         };
         let rpc = EvmRpc::new(&url, cfg.multicall, cfg.rpc_timeout).map_err(err)?;
-        let signers = keys::load(cfg, env)?;
-        Self::open(cfg, Arc::new(rpc), ctx, signers.into_values()).await
+        Self::open_configured(cfg, Arc::new(rpc), ctx, env).await
     }
 }
 

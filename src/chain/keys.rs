@@ -45,6 +45,7 @@ pub fn load(
                         ))
                     })?
             }
+            KeySource::Dev(n) => crate::config::chains::dev_signer(*n),
             KeySource::Keystore { path, password_env } => {
                 let password = env(password_env).ok_or_else(|| {
                     err(format!("environment variable {password_env} is not set"))

@@ -39,6 +39,26 @@ pub enum KeySource {
     /// An encrypted JSON keystore (resolved against the config file's directory) and the name of the
     /// environment variable holding its password.
     Keystore { path: PathBuf, password_env: String },
+    /// A well-known development key (`dev_key = N`): public, worthless, for simulated chains only (paper
+    /// mode and the demo run with no secrets).
+    Dev(u32),
+}
+
+/// The development key number `n`: derived from a public formula, so anyone can spend with it. Only ever
+/// accepted on `kind = "sim"` chains.
+pub fn dev_signer(n: u32) -> alloy::signers::local::PrivateKeySigner {
+    use sha2::{Digest, Sha256};
+    let mut attempt = 0u32;
+    loop {
+        let mut h = Sha256::new();
+        h.update(b"ballast/dev-key/v1/");
+        h.update(n.to_be_bytes());
+        h.update(attempt.to_be_bytes());
+        if let Ok(s) = alloy::signers::local::PrivateKeySigner::from_slice(&h.finalize()) {
+            return s;
+        }
+        attempt += 1;
+    }
 }
 
 /// One of our accounts on a chain.
@@ -259,7 +279,12 @@ fn read_tokens(o: &mut Obj, d: &mut Diagnostics, chain: &str) -> Vec<TokenCfg> {
     out
 }
 
-fn read_accounts(o: &mut Obj, d: &mut Diagnostics, base_dir: &Path) -> Vec<AccountCfg> {
+fn read_accounts(
+    o: &mut Obj,
+    d: &mut Diagnostics,
+    base_dir: &Path,
+    is_sim: bool,
+) -> Vec<AccountCfg> {
     let mut out: Vec<AccountCfg> = Vec::new();
     let Some(f) = o.field("account") else {
         d.error(
@@ -274,7 +299,30 @@ fn read_accounts(o: &mut Obj, d: &mut Diagnostics, base_dir: &Path) -> Vec<Accou
         let key_env = env_name(&mut a, d, "key_env");
         let keystore: Option<String> = a.opt(d, "keystore").ok().flatten();
         let password_env = env_name(&mut a, d, "password_env");
+        let dev_key = match a.field("dev_key") {
+            Some(f) if !is_sim => {
+                f.invalid(
+                    d,
+                    "development keys are public: only simulated chains (kind = \"sim\") accept them",
+                );
+                None
+            }
+            Some(f) => u32::from_field(&f, d).map(|n| (n, f)),
+            None => None,
+        };
+        if let Some((n, f)) = &dev_key {
+            let derived = dev_signer(*n).address();
+            if key_env.is_some() || keystore.is_some() {
+                f.invalid(d, "give one of `dev_key`, `key_env` or `keystore`");
+            } else if address.is_some_and(|a| a != derived) {
+                f.invalid(
+                    d,
+                    format!("dev_key {n} is the key of {derived}, not of this account's address"),
+                );
+            }
+        }
         let key = match (key_env, keystore, password_env) {
+            _ if dev_key.is_some() => dev_key.map(|(n, _)| KeySource::Dev(n)),
             (Some(_), Some(_), _) => {
                 d.error(
                     a.span.clone(),
@@ -479,7 +527,7 @@ fn read_one(mut o: Obj, d: &mut Diagnostics, base_dir: &Path) -> Option<ChainCfg
             format!("{native_asset:?} is the native asset of chain {label:?}, not a token"),
         );
     }
-    let accounts = read_accounts(&mut o, d, base_dir);
+    let accounts = read_accounts(&mut o, d, base_dir, is_sim);
     let withdrawal_allowlist = match o.field("withdrawal_allowlist") {
         Some(f) => match f.value() {
             Some(toml_edit::Value::Array(arr)) => {
@@ -810,6 +858,36 @@ password_env = "OP_KEYSTORE_PASSWORD"
                 "/etc/ballast/c.toml:50: chain[1].account[0]: missing key `password_env` (the environment variable \
                  holding the keystore password)",
             ]
+        );
+    }
+
+    #[test]
+    fn dev_keys_are_for_simulated_chains_and_must_match() {
+        let dev0 = dev_signer(0).address();
+        assert_eq!(dev0, dev_signer(0).address(), "deterministic");
+        assert_ne!(dev0, dev_signer(1).address());
+        let sim = format!("{BASE}{CHAINS}").replace(
+            "keystore = \"keys/op.json\"\npassword_env = \"OP_KEYSTORE_PASSWORD\"",
+            "dev_key = 0",
+        );
+        let wrong = errors(&sim);
+        assert_eq!(wrong.len(), 1, "{wrong:?}");
+        assert!(
+            wrong[0].contains(&format!("dev_key 0 is the key of {dev0}")),
+            "{wrong:?}"
+        );
+        let right = sim.replacen(
+            "address = \"0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266\"\ndev_key",
+            &format!("address = \"{dev0}\"\ndev_key"),
+            1,
+        );
+        let c = Config::parse("/etc/ballast/c.toml", &right).unwrap();
+        assert_eq!(c.chains[1].accounts[0].key, Some(KeySource::Dev(0)));
+        let evm = right.replace("key_env = \"ARB_HOT_KEY\"", "dev_key = 0");
+        let errs = errors(&evm);
+        assert!(
+            errs.iter().any(|e| e.contains("only simulated chains")),
+            "{errs:?}"
         );
     }
 
