@@ -153,6 +153,22 @@ async fn decimals_are_checked(net: Net) {
         Err(e) => panic!("expected a decimals mismatch, got {e}"),
         Ok(_) => panic!("expected a decimals mismatch"),
     }
+    // A node serving another chain id is refused too.
+    let mut wrong = net.chain_cfg().clone();
+    wrong.chain_id += 1;
+    match net
+        .client_with(&wrong, net.journal(), Role::Treasury, None)
+        .await
+    {
+        Err(ChainError::WrongChainId {
+            configured, actual, ..
+        }) => {
+            assert_eq!(configured, net.chain_cfg().chain_id + 1);
+            assert_eq!(actual, net.chain_cfg().chain_id);
+        }
+        Err(e) => panic!("expected a wrong chain id, got {e}"),
+        Ok(_) => panic!("expected a wrong chain id"),
+    }
     let chain = net.client(net.journal()).await;
     let checks = chain.check_tokens().await.unwrap();
     assert_eq!(
@@ -968,3 +984,49 @@ on_both!(
         ..Opts::new(31004)
     }
 );
+
+/// A client whose journal lease was taken over cannot start a transfer: the fence is checked in the same
+/// transaction that would journal it, so nothing is journaled or broadcast.
+#[tokio::test]
+async fn a_fenced_client_sends_nothing() {
+    let net = Net::sim("arbitrum", Opts::new(31001));
+    net.mint("USDC", net.us.address(), "10").await;
+    let journal = net.journal();
+    let old = journal
+        .acquire_lease("daemon", "old", 10_000, chain_support::START_MS)
+        .unwrap();
+    let mut ctx = net.context(journal.clone(), Role::Treasury);
+    ctx.fence = Some(old.fence());
+    let chain = ballast::chain::ChainClient::open(
+        net.chain_cfg(),
+        match &net.backend {
+            chain_support::Backend::Sim { ledger, .. } => ledger.clone(),
+            chain_support::Backend::Hardhat(_) => unreachable!(),
+        },
+        ctx,
+        [net.us.clone()],
+    )
+    .await
+    .unwrap();
+    let r = chain.transfer(&own(&net, "fenced:1", "1")).await.unwrap();
+    net.settle(&chain, &r.intent_id).await;
+    // Another daemon takes the lease over after the expiry.
+    net.wait(Duration::from_secs(11)).await;
+    journal
+        .acquire_lease("daemon", "new", 10_000, chain_support::START_MS + 11_000)
+        .unwrap();
+    match chain.transfer(&own(&net, "fenced:2", "1")).await {
+        Err(ChainError::Journal {
+            source: ballast::store::StoreError::Fenced { .. },
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    let id = IntentId::derive(&net.name, net.chain_cfg().chain_id, "fenced:2");
+    assert!(journal.tx_intent(id.as_str()).unwrap().is_none());
+    net.mine(5).await;
+    assert_eq!(net.balance("USDC", net.other).await, dec("1"));
+    if let chain_support::Backend::Sim { ledger, .. } = &net.backend {
+        assert_eq!(ledger.pool_len(), 0);
+    }
+}

@@ -105,21 +105,28 @@ fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Result<String, Devne
     if status.success() {
         Ok(o)
     } else {
-        let tail: String = e
+        // The error lines, without the stack frames npm appends.
+        let lines: Vec<&str> = e
             .lines()
-            .rev()
-            .take(15)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n");
+            .filter(|l| {
+                !l.trim_start_matches("npm error")
+                    .trim_start()
+                    .starts_with("at ")
+            })
+            .collect();
+        let tail = lines[lines.len().saturating_sub(12)..].join("\n");
         Err(derr(format!("{program} failed ({status}):\n{tail}")))
     }
 }
 
-/// Install the pinned hardhat into [`cache_dir`] unless it is there; returns the directory.
+/// Install the pinned hardhat into [`cache_dir`] unless it is there; returns the directory. Tried once
+/// per process: a failure (no network) is remembered rather than retried by every test.
 pub fn install() -> Result<PathBuf, DevnetError> {
+    static INSTALLED: OnceLock<Result<PathBuf, DevnetError>> = OnceLock::new();
+    INSTALLED.get_or_init(install_once).clone()
+}
+
+fn install_once() -> Result<PathBuf, DevnetError> {
     let dir = cache_dir();
     std::fs::create_dir_all(&dir)
         .map_err(|e| derr(format!("cannot create {}: {e}", dir.display())))?;
@@ -168,9 +175,11 @@ pub fn install() -> Result<PathBuf, DevnetError> {
         "--no-fund",
         "--no-save",
         "--loglevel=error",
+        "--fetch-retries=2",
+        "--fetch-timeout=60000",
         &format!("hardhat@{HARDHAT_VERSION}"),
     ]);
-    run_with_timeout(cmd, Duration::from_secs(600)).map_err(|e| {
+    run_with_timeout(cmd, Duration::from_secs(300)).map_err(|e| {
         derr(format!(
             "installing hardhat {HARDHAT_VERSION} from npm: {}",
             e.0
@@ -571,10 +580,19 @@ fn unavailable(e: &DevnetError) {
     if std::env::var("BALLAST_REQUIRE_DEVNET").is_ok_and(|v| v == "1") {
         panic!("BALLAST_REQUIRE_DEVNET=1 but {e}");
     }
-    eprintln!(
-        "SKIPPED: the local EVM node (hardhat {HARDHAT_VERSION} from npm) cannot start here, so this test \
-         does not run: {e}\n(set BALLAST_REQUIRE_DEVNET=1 to make this a failure, as CI does)"
-    );
+    // Written to the process's stderr directly, past the test harness's capture, so a skip is seen even
+    // when the (passing) test's output is hidden.
+    static EXPLAINED: OnceLock<()> = OnceLock::new();
+    let mut err = std::io::stderr().lock();
+    if EXPLAINED.set(()).is_ok() {
+        let _ = writeln!(
+            err,
+            "\nSKIPPED: the local EVM node (hardhat {HARDHAT_VERSION} from npm) cannot start here, so the tests \
+             that need it do not run: {e}\n(set BALLAST_REQUIRE_DEVNET=1 to make this a failure, as CI does)"
+        );
+    }
+    let name = std::thread::current().name().unwrap_or("?").to_string();
+    let _ = writeln!(err, "SKIPPED (no local EVM node): {name}");
 }
 
 /// A new node for `chain_id`, or `None` (with the reason printed) when it cannot start.

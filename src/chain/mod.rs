@@ -572,6 +572,37 @@ pub trait Chain: Send + Sync {
     fn withdrawal_address(&self, address: &str) -> Result<Address, ChainError>;
 }
 
+/// A configured chain, connected.
+pub struct Connected {
+    pub chain: std::sync::Arc<dyn Chain>,
+    /// The simulated ledger behind a `kind = "sim"` chain (to fund it in paper mode and the demo).
+    pub ledger: Option<std::sync::Arc<SimLedger>>,
+}
+
+/// Connect a `[[chain]]` section: a JSON-RPC node for `kind = "evm"`, a new simulated ledger on `ctx`'s
+/// clock for `kind = "sim"`. Keys come from the configuration (`env` reads the environment variables).
+pub async fn connect(
+    cfg: &crate::config::chains::ChainCfg,
+    ctx: ChainContext,
+    env: keys::EnvLookup<'_>,
+) -> Result<Connected, ChainError> {
+    use crate::config::chains::ChainKind;
+    Ok(match cfg.kind {
+        ChainKind::Evm => Connected {
+            chain: std::sync::Arc::new(EvmChain::connect(cfg, ctx, env).await?),
+            ledger: None,
+        },
+        ChainKind::Sim => {
+            let ledger = SimLedger::for_chain(cfg, ctx.clock.clone());
+            let chain = ChainClient::open_configured(cfg, ledger.clone(), ctx, env).await?;
+            Connected {
+                chain: std::sync::Arc::new(chain),
+                ledger: Some(ledger),
+            }
+        }
+    })
+}
+
 /// One step of a transfer's life: the status, and a replacement once it is stuck.
 pub async fn advance(chain: &dyn Chain, intent: &IntentId) -> Result<TxReport, ChainError> {
     let r = chain.status(intent).await?;
@@ -643,6 +674,70 @@ mod tests {
             let raw = to_raw(d, decimals).unwrap();
             prop_assert_eq!(from_raw(raw, decimals), Some(d.normalize()));
         }
+    }
+
+    #[tokio::test]
+    async fn a_simulated_chain_connects_from_its_config_with_dev_keys() {
+        let dev = crate::config::chains::dev_signer(3).address();
+        let src = format!(
+            r#"
+[controller]
+min_order_value = "1"
+[[position]]
+chain = "paper"
+asset = "USDC"
+target = "1"
+[[chain]]
+name = "paper"
+kind = "sim"
+chain_id = 777
+[[chain.token]]
+asset = "USDC"
+address = "0x00000000000000000000000000000000000000aa"
+decimals = 6
+[[chain.account]]
+address = "{dev}"
+dev_key = 3
+[[chain.account]]
+address = "0x00000000000000000000000000000000000000bb"
+"#
+        );
+        let cfg = crate::config::Config::parse("paper.toml", &src).unwrap();
+        let clock = crate::exec::ManualClock::new(0);
+        let ctx = ChainContext::from_config(
+            &cfg,
+            crate::store::Journal::open_in_memory().unwrap(),
+            std::sync::Arc::new(clock.clone()),
+            "test",
+        );
+        let c = connect(&cfg.chains[0], ctx, &|_| None).await.unwrap();
+        let ledger = c.ledger.unwrap();
+        ledger.set_native(dev, U256::from(10u64).pow(U256::from(18u8)));
+        ledger.mint(
+            cfg.chains[0].tokens[0].address,
+            dev,
+            U256::from(5_000_000u64),
+        );
+        let other = cfg.chains[0].accounts[1].address;
+        let r = c
+            .chain
+            .transfer(&TransferRequest {
+                key: "k".into(),
+                from: None,
+                asset: "USDC".into(),
+                amount: Decimal::new(15, 1),
+                to: Destination::Own(other),
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.from, dev);
+        clock.advance(10_000);
+        assert!(matches!(
+            c.chain.status(&r.intent_id).await.unwrap().status,
+            TxStatus::Confirmed { .. }
+        ));
+        let b = c.chain.balances(None).await.unwrap();
+        assert_eq!(b.get(other, "USDC"), Some(Decimal::new(15, 1)));
     }
 
     #[test]
