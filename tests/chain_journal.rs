@@ -257,12 +257,12 @@ fn a_killed_holder_blocks_the_lease_only_until_it_expires() {
     child.kill().unwrap();
     child.wait().unwrap();
     let j = Journal::open(&path).unwrap();
-    match j.acquire_lease("daemon", "second", 30_000, now + 1_000) {
+    match j.acquire_lease("daemon", "second", "0123456789ab", 30_000, now + 1_000) {
         Err(StoreError::LeaseHeld { owner, .. }) => assert_eq!(owner, "first"),
         other => panic!("{other:?}"),
     }
     let l = j
-        .acquire_lease("daemon", "second", 30_000, now + 30_000)
+        .acquire_lease("daemon", "second", "0123456789ab", 30_000, now + 30_000)
         .unwrap();
     assert_eq!(l.token, token + 1);
     j.integrity_check().unwrap();
@@ -280,7 +280,13 @@ fn lease_holder_child() {
     };
     let j = Journal::open(&path).unwrap();
     let l = j
-        .acquire_lease("daemon", "first", 30_000, now.parse().unwrap())
+        .acquire_lease(
+            "daemon",
+            "first",
+            "0123456789ab",
+            30_000,
+            now.parse().unwrap(),
+        )
         .unwrap();
     println!("token {}", l.token);
     loop {

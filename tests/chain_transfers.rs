@@ -993,7 +993,13 @@ async fn a_fenced_client_sends_nothing() {
     net.mint("USDC", net.us.address(), "10").await;
     let journal = net.journal();
     let old = journal
-        .acquire_lease("daemon", "old", 10_000, chain_support::START_MS)
+        .acquire_lease(
+            "daemon",
+            "old",
+            "0123456789ab",
+            10_000,
+            chain_support::START_MS,
+        )
         .unwrap();
     let mut ctx = net.context(journal.clone(), Role::Treasury);
     ctx.fence = Some(old.fence());
@@ -1013,7 +1019,13 @@ async fn a_fenced_client_sends_nothing() {
     // Another daemon takes the lease over after the expiry.
     net.wait(Duration::from_secs(11)).await;
     journal
-        .acquire_lease("daemon", "new", 10_000, chain_support::START_MS + 11_000)
+        .acquire_lease(
+            "daemon",
+            "new",
+            "0123456789ab",
+            10_000,
+            chain_support::START_MS + 11_000,
+        )
         .unwrap();
     match chain.transfer(&own(&net, "fenced:2", "1")).await {
         Err(ChainError::Journal {

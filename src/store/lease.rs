@@ -18,6 +18,8 @@ use crate::model::TimestampMs;
 pub struct Lease {
     pub name: String,
     pub owner: String,
+    /// `Config::version()` of the holder, stamped on the lease's audit rows.
+    pub config_version: String,
     /// Fencing token: strictly increases with every new holder.
     pub token: i64,
     pub expires_ms: TimestampMs,
@@ -45,12 +47,13 @@ pub struct Fence {
 fn current(tx: &rusqlite::Connection, name: &str) -> Result<Option<Lease>, StoreError> {
     Ok(tx
         .query_row(
-            "SELECT owner, token, expires_ms FROM lease WHERE name = ?1",
+            "SELECT owner, token, expires_ms, config_version FROM lease WHERE name = ?1",
             params![name],
             |r| {
                 Ok(Lease {
                     name: name.to_string(),
                     owner: r.get(0)?,
+                    config_version: r.get(3)?,
                     token: r.get(1)?,
                     expires_ms: r.get(2)?,
                 })
@@ -86,6 +89,7 @@ impl Journal {
         &self,
         name: &str,
         owner: &str,
+        config_version: &str,
         ttl_ms: i64,
         now: TimestampMs,
     ) -> Result<Lease, StoreError> {
@@ -105,13 +109,16 @@ impl Journal {
             let lease = Lease {
                 name: name.into(),
                 owner: owner.into(),
+                config_version: config_version.into(),
                 token,
                 expires_ms: now + ttl_ms,
             };
             tx.execute(
-                "INSERT INTO lease (name, owner, token, acquired_ms, expires_ms) VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (name) DO UPDATE SET owner = ?2, token = ?3, acquired_ms = ?4, expires_ms = ?5",
-                params![name, owner, token, now, lease.expires_ms],
+                "INSERT INTO lease (name, owner, token, acquired_ms, expires_ms, config_version)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (name) DO UPDATE SET owner = ?2, token = ?3, acquired_ms = ?4, expires_ms = ?5,
+                                                 config_version = ?6",
+                params![name, owner, token, now, lease.expires_ms, config_version],
             )?;
             let detail = serde_json::json!({
                 "token": token,
@@ -121,7 +128,7 @@ impl Journal {
             });
             audit::append(
                 tx,
-                &NewAudit::json(owner, "lease.acquired", name, &detail, ""),
+                &NewAudit::json(owner, "lease.acquired", name, &detail, config_version),
                 now,
                 Some(token),
             )?;
@@ -176,7 +183,13 @@ impl Journal {
             )?;
             audit::append(
                 tx,
-                &NewAudit::new(&lease.owner, "lease.released", &lease.name, "{}", ""),
+                &NewAudit::new(
+                    &lease.owner,
+                    "lease.released",
+                    &lease.name,
+                    "{}",
+                    &lease.config_version,
+                ),
                 now,
                 Some(lease.token),
             )?;
@@ -197,9 +210,11 @@ mod tests {
     #[test]
     fn one_holder_at_a_time_until_expiry_then_a_new_token() {
         let j = Journal::open_in_memory().unwrap();
-        let a = j.acquire_lease("daemon", "a", 1000, 0).unwrap();
+        let a = j
+            .acquire_lease("daemon", "a", "0123456789ab", 1000, 0)
+            .unwrap();
         assert_eq!(a.token, 1);
-        match j.acquire_lease("daemon", "b", 1000, 500) {
+        match j.acquire_lease("daemon", "b", "0123456789ab", 1000, 500) {
             Err(StoreError::LeaseHeld {
                 owner, expires_ms, ..
             }) => {
@@ -210,9 +225,14 @@ mod tests {
         }
         let a = j.renew_lease(&a, 1000, 900).unwrap();
         assert_eq!(a.expires_ms, 1900);
-        assert!(j.acquire_lease("daemon", "b", 1000, 1800).is_err());
+        assert!(
+            j.acquire_lease("daemon", "b", "0123456789ab", 1000, 1800)
+                .is_err()
+        );
         // a stops renewing; b takes over after the expiry with a higher token
-        let b = j.acquire_lease("daemon", "b", 1000, 1900).unwrap();
+        let b = j
+            .acquire_lease("daemon", "b", "0123456789ab", 1000, 1900)
+            .unwrap();
         assert_eq!(b.token, 2);
         // a's fence is now refused inside a write, and a cannot renew
         let r = j.with_tx(|tx| check_fence(tx, &a.fence(), 1950));
@@ -231,14 +251,17 @@ mod tests {
         // release lets the next owner in at once
         let b = j.renew_lease(&b, 1000, 3000).unwrap();
         j.release_lease(&b, 3100).unwrap();
-        let c = j.acquire_lease("daemon", "c", 1000, 3100).unwrap();
+        let c = j
+            .acquire_lease("daemon", "c", "0123456789ab", 1000, 3100)
+            .unwrap();
         assert_eq!(c.token, 3);
-        let actions: Vec<String> = j
-            .audit_for("daemon")
-            .unwrap()
-            .into_iter()
-            .map(|e| e.action)
-            .collect();
+        let audit = j.audit_for("daemon").unwrap();
+        assert!(audit.iter().all(|e| e.config_version == "0123456789ab"));
+        assert_eq!(
+            j.current_lease("daemon").unwrap().unwrap().config_version,
+            "0123456789ab"
+        );
+        let actions: Vec<String> = audit.into_iter().map(|e| e.action).collect();
         assert_eq!(
             actions,
             vec![
@@ -258,7 +281,7 @@ mod tests {
         for i in 0..4 {
             let j = Journal::open(&path).unwrap();
             let l = j
-                .acquire_lease("daemon", &format!("p{i}"), 10, i * 100)
+                .acquire_lease("daemon", &format!("p{i}"), "0123456789ab", 10, i * 100)
                 .unwrap();
             assert!(l.token > last);
             last = l.token;

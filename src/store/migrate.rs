@@ -34,11 +34,12 @@ CREATE TABLE audit (
 CREATE INDEX audit_subject ON audit (subject, id);
 
 CREATE TABLE lease (
-    name        TEXT    PRIMARY KEY,
-    owner       TEXT    NOT NULL,
-    token       INTEGER NOT NULL,
-    acquired_ms INTEGER NOT NULL,
-    expires_ms  INTEGER NOT NULL
+    name           TEXT    PRIMARY KEY,
+    owner          TEXT    NOT NULL,
+    token          INTEGER NOT NULL,
+    acquired_ms    INTEGER NOT NULL,
+    expires_ms     INTEGER NOT NULL,
+    config_version TEXT    NOT NULL
 );
 "#,
     },

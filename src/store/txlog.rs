@@ -757,8 +757,12 @@ pub(crate) mod tests {
     #[test]
     fn a_stale_fence_cannot_record_an_intent() {
         let j = Journal::open_in_memory().unwrap();
-        let a = j.acquire_lease("daemon", "a", 100, 0).unwrap();
-        let _b = j.acquire_lease("daemon", "b", 100, 200).unwrap();
+        let a = j
+            .acquire_lease("daemon", "a", "0123456789ab", 100, 0)
+            .unwrap();
+        let _b = j
+            .acquire_lease("daemon", "b", "0123456789ab", 100, 200)
+            .unwrap();
         let s = Stamp {
             fence: Some(a.fence()),
             ..stamp()
