@@ -169,6 +169,21 @@ async fn decimals_are_checked(net: Net) {
         Err(e) => panic!("expected a wrong chain id, got {e}"),
         Ok(_) => panic!("expected a wrong chain id"),
     }
+    // A multicall address without a contract is refused on a real node.
+    if !net.is_sim() {
+        let mut no_code = net.chain_cfg().clone();
+        no_code.multicall = Some(random_address());
+        match net
+            .client_with(&no_code, net.journal(), Role::Treasury, None)
+            .await
+        {
+            Err(ChainError::Rpc { reason, .. }) => {
+                assert!(reason.contains("holds no contract"), "{reason}")
+            }
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("a multicall address without code was accepted"),
+        }
+    }
     let chain = net.client(net.journal()).await;
     let checks = chain.check_tokens().await.unwrap();
     assert_eq!(

@@ -187,6 +187,10 @@ impl<R: Rpc> ChainClient<R> {
                 actual,
             });
         }
+        rpc.check().await.map_err(|e| ChainError::Rpc {
+            chain: cfg.name.clone(),
+            reason: e.to_string(),
+        })?;
         let client = ChainClient::new(cfg.clone(), rpc, ctx, signers)?;
         client.check_tokens().await?;
         Ok(client)

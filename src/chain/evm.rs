@@ -245,6 +245,20 @@ impl Rpc for EvmRpc {
         self.timed(|| self.provider.get_chain_id()).await
     }
 
+    /// A configured multicall address must hold a contract (a wrong address would fail every balance read).
+    async fn check(&self) -> Result<(), RpcError> {
+        let Some(mc) = self.multicall else {
+            return Ok(());
+        };
+        let code = self.timed(|| self.provider.get_code_at(mc)).await?;
+        if code.is_empty() {
+            return Err(RpcError::Invalid(format!(
+                "the multicall address {mc} holds no contract on this chain"
+            )));
+        }
+        Ok(())
+    }
+
     async fn head(&self) -> Result<Head, RpcError> {
         let b = self
             .timed(|| self.provider.get_block_by_number(BlockNumberOrTag::Latest))

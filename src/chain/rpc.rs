@@ -86,6 +86,11 @@ pub struct TransferLog {
 pub trait Rpc: Send + Sync + 'static {
     async fn chain_id(&self) -> Result<u64, RpcError>;
 
+    /// Node-specific checks when a client opens (e.g. that a configured multicall contract exists).
+    async fn check(&self) -> Result<(), RpcError> {
+        Ok(())
+    }
+
     /// The latest block.
     async fn head(&self) -> Result<Head, RpcError>;
 
