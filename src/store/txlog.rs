@@ -67,14 +67,16 @@ impl IntentState {
 impl FromStr for IntentState {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "signed" => IntentState::Signed,
-            "broadcast" => IntentState::Broadcast,
-            "confirmed" => IntentState::Confirmed,
-            "reverted" => IntentState::Reverted,
-            "dropped" => IntentState::Dropped,
-            other => return Err(format!("unknown intent state {other:?}")),
-        })
+        [
+            IntentState::Signed,
+            IntentState::Broadcast,
+            IntentState::Confirmed,
+            IntentState::Reverted,
+            IntentState::Dropped,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("unknown intent state {s:?}"))
     }
 }
 
