@@ -7,6 +7,7 @@
 
 pub mod clock;
 pub mod executor;
+pub mod quality;
 pub mod rules;
 
 use std::fmt;
