@@ -13,26 +13,41 @@ use ballast::exec::{Clock, Venue};
 use ballast::model::Side;
 use ballast::venue::sim::{AccountCfg, Latency, SimExchange, SimExchangeCfg, SimVenue, presets};
 
-
 fn d(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 
-fn venue(name: &str, market: ballast::venue::sim::MarketCfg, seed: u64, clock: Arc<dyn Clock>) -> Arc<SimVenue> {
+fn venue(
+    name: &str,
+    market: ballast::venue::sim::MarketCfg,
+    seed: u64,
+    clock: Arc<dyn Clock>,
+) -> Arc<SimVenue> {
     let cfg = SimExchangeCfg {
         seed,
         markets: vec![market],
         accounts: vec![AccountCfg {
             name: "me".into(),
-            balances: [("USDC", "5000000"), ("USDT", "5000000"), ("USDT0", "5000000")]
-                .iter()
-                .map(|(a, v)| (a.to_string(), d(v)))
-                .collect(),
+            balances: [
+                ("USDC", "5000000"),
+                ("USDT", "5000000"),
+                ("USDT0", "5000000"),
+            ]
+            .iter()
+            .map(|(a, v)| (a.to_string(), d(v)))
+            .collect(),
         }],
         networks: vec![],
     };
     let ex = SimExchange::new(&cfg, clock.now_ms()).unwrap();
-    Arc::new(SimVenue::new(name, "me", Arc::new(Mutex::new(ex)), clock, Latency::binance(), seed))
+    Arc::new(SimVenue::new(
+        name,
+        "me",
+        Arc::new(Mutex::new(ex)),
+        clock,
+        Latency::binance(),
+        seed,
+    ))
 }
 
 fn job(venue: &str, market: &str, side: Side, qty: &str, intent: &str) -> SwapJob {
@@ -55,7 +70,13 @@ async fn an_auction_fills_as_maker_and_its_report_reconciles_with_the_venue() {
     let mut ex = Executor::new(clock.clone());
     ex.add_venue(v.clone(), 20.0, 10.0);
     let start = clock.now_ms();
-    let report = ex.run_one(&job("binance", "USDCUSDT", Side::Sell, "20000", "t-1"), |_| {}).await.unwrap();
+    let report = ex
+        .run_one(
+            &job("binance", "USDCUSDT", Side::Sell, "20000", "t-1"),
+            |_| {},
+        )
+        .await
+        .unwrap();
     assert_eq!(report.end_reason, Some(EndReason::Filled), "{report:#?}");
     assert_eq!(report.filled, d("20000"));
     assert!(report.maker_qty > Decimal::ZERO, "works as a maker first");
@@ -77,7 +98,12 @@ async fn an_auction_fills_as_maker_and_its_report_reconciles_with_the_venue() {
 async fn auctions_on_two_venues_run_concurrently() {
     let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(1_767_225_600_000));
     let bn = venue("binance", presets::binance_usdcusdt(), 3, clock.clone());
-    let hl = venue("hyperliquid", presets::hyperliquid_usdt0_usdc(), 4, clock.clone());
+    let hl = venue(
+        "hyperliquid",
+        presets::hyperliquid_usdt0_usdc(),
+        4,
+        clock.clone(),
+    );
     let mut ex = Executor::new(clock.clone());
     ex.add_venue(bn.clone(), 20.0, 10.0);
     ex.add_venue(hl.clone(), 20.0, 10.0);
@@ -92,10 +118,15 @@ async fn auctions_on_two_venues_run_concurrently() {
     for r in &reports {
         let r = r.as_ref().unwrap();
         assert!(r.filled > Decimal::ZERO, "{r:#?}");
-        longest = longest.max(Duration::from_millis((r.ended_ms.unwrap() - r.started_ms) as u64));
+        longest = longest.max(Duration::from_millis(
+            (r.ended_ms.unwrap() - r.started_ms) as u64,
+        ));
     }
     // Concurrent: the cycle takes about as long as its longest auction, not the sum.
-    assert!(elapsed < longest + Duration::from_secs(10), "elapsed {elapsed:?}, longest {longest:?}");
+    assert!(
+        elapsed < longest + Duration::from_secs(10),
+        "elapsed {elapsed:?}, longest {longest:?}"
+    );
     // Every client id the executor used is distinct and tracked.
     assert!(ex.tracker.len() >= 2);
 }
@@ -117,12 +148,22 @@ async fn shutdown_cancels_what_is_working() {
         tokio::spawn(async move { ex.run_one(&j, |_| {}).await })
     };
     tokio::time::sleep(Duration::from_secs(30)).await;
-    assert!(!v.open_orders(None).await.unwrap().is_empty(), "an order is working");
+    assert!(
+        !v.open_orders(None).await.unwrap().is_empty(),
+        "an order is working"
+    );
     ex.shutdown();
     let report = runner.await.unwrap().unwrap();
     assert_eq!(report.end_reason, Some(EndReason::Canceled));
-    assert!(v.open_orders(None).await.unwrap().is_empty(), "shutdown leaves nothing working");
-    assert_eq!(ex.cancel_open().await, 0, "nothing left for the fallback cancel");
+    assert!(
+        v.open_orders(None).await.unwrap().is_empty(),
+        "shutdown leaves nothing working"
+    );
+    assert_eq!(
+        ex.cancel_open().await,
+        0,
+        "nothing left for the fallback cancel"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -142,5 +183,8 @@ async fn a_small_budget_stretches_the_steps() {
     };
     let generous = count(50.0, 50.0).await;
     let tight = count(1.0, 0.05).await;
-    assert!(tight < generous, "a tight budget sends fewer requests: {tight} vs {generous}");
+    assert!(
+        tight < generous,
+        "a tight budget sends fewer requests: {tight} vs {generous}"
+    );
 }

@@ -85,11 +85,14 @@ pub struct OrderArgs {
 }
 
 fn dec(flag: &str, s: &str) -> Result<Decimal, CliError> {
-    Decimal::from_str(s.trim()).map_err(|_| CliError::Usage(format!("--{flag}: {s:?} is not a decimal number")))
+    Decimal::from_str(s.trim())
+        .map_err(|_| CliError::Usage(format!("--{flag}: {s:?} is not a decimal number")))
 }
 
 fn dur_ms(flag: &str, s: &str) -> Result<i64, CliError> {
-    parse_duration(s).map(|d| d.as_millis() as i64).map_err(|e| CliError::Usage(format!("--{flag}: {e}")))
+    parse_duration(s)
+        .map(|d| d.as_millis() as i64)
+        .map_err(|e| CliError::Usage(format!("--{flag}: {e}")))
 }
 
 /// The schedule given on the command line, over the defaults.
@@ -105,9 +108,15 @@ pub fn schedule_from_args(a: &OrderArgs) -> Result<Schedule, CliError> {
         s.shape = match v.as_str() {
             "linear" => Shape::Linear,
             x if x.starts_with("exp:") => Shape::Exponential {
-                curvature: x[4..].parse().map_err(|_| CliError::Usage(format!("--shape: {x:?}: expected exp:CURVATURE")))?,
+                curvature: x[4..].parse().map_err(|_| {
+                    CliError::Usage(format!("--shape: {x:?}: expected exp:CURVATURE"))
+                })?,
             },
-            x => return Err(CliError::Usage(format!("--shape: {x:?} is not linear or exp:CURVATURE"))),
+            x => {
+                return Err(CliError::Usage(format!(
+                    "--shape: {x:?} is not linear or exp:CURVATURE"
+                )));
+            }
         };
     }
     let explicit_deadline = a.deadline.is_some();
@@ -124,7 +133,14 @@ pub fn schedule_from_args(a: &OrderArgs) -> Result<Schedule, CliError> {
         Some(v) => dur_ms("deadline", v)?,
         None => s.duration_ms + s.taker_ms,
     };
-    s.validate().map_err(|e| CliError::Usage(format!("schedule: {e}{}", if explicit_deadline { "" } else { "" })))?;
+    s.validate().map_err(|e| {
+        let hint = if explicit_deadline {
+            ""
+        } else {
+            " (the deadline defaults to duration + taker)"
+        };
+        CliError::Usage(format!("schedule: {e}{hint}"))
+    })?;
     Ok(s)
 }
 
@@ -132,20 +148,34 @@ pub fn run(a: OrderArgs) -> Result<ExitCode, CliError> {
     let cfg = Config::load(&a.config)?;
     let v = cfg.venue(&a.venue).ok_or_else(|| {
         let names: Vec<&str> = cfg.venues.iter().map(|v| v.name.as_str()).collect();
-        CliError::Usage(format!("--venue: no venue {:?} in {} (declared: {})", a.venue, a.config.display(), names.join(", ")))
+        CliError::Usage(format!(
+            "--venue: no venue {:?} in {} (declared: {})",
+            a.venue,
+            a.config.display(),
+            names.join(", ")
+        ))
     })?;
     let side = Side::from_str(&a.side).map_err(|e| CliError::Usage(format!("--side: {e}")))?;
     let qty = dec("amount", &a.amount)?;
     if qty <= Decimal::ZERO {
         return Err(CliError::Usage("--amount must be positive".into()));
     }
-    let reference = a.reference.as_deref().map(|r| dec("reference", r)).transpose()?;
+    let reference = a
+        .reference
+        .as_deref()
+        .map(|r| dec("reference", r))
+        .transpose()?;
     let schedule = schedule_from_args(&a)?;
     let virtual_time = !a.realtime;
     let rt = if virtual_time {
-        tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build()
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
     } else {
-        tokio::runtime::Builder::new_multi_thread().enable_all().build()
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
     }
     .map_err(|e| CliError::io("starting the runtime", e))?;
     let venue_cfg = v.clone();
@@ -183,7 +213,11 @@ pub fn run(a: OrderArgs) -> Result<ExitCode, CliError> {
                 let key = (p.filled, p.price);
                 if last.as_ref() != Some(&key) || p.done {
                     last = Some(key);
-                    let pct = if qty > Decimal::ZERO { p.filled / qty * Decimal::ONE_HUNDRED } else { Decimal::ZERO };
+                    let pct = if qty > Decimal::ZERO {
+                        p.filled / qty * Decimal::ONE_HUNDRED
+                    } else {
+                        Decimal::ZERO
+                    };
                     eprintln!(
                         "t+{:>6.1}s  quote {:>10}  schedule {:>10}  filled {:>14} / {} ({}%){}",
                         (p.at_ms - start) as f64 / 1000.0,
@@ -201,6 +235,9 @@ pub fn run(a: OrderArgs) -> Result<ExitCode, CliError> {
         tokio::time::sleep(Duration::from_millis(1)).await;
         Ok::<_, CliError>(report)
     })?;
-    println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).expect("report serialises")
+    );
     Ok(ExitCode::SUCCESS)
 }

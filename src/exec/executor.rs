@@ -18,7 +18,9 @@ use serde::Serialize;
 use tokio::sync::watch;
 
 use super::{ClientOrderId, Clock, MarketRules, Venue, VenueError};
-use crate::auction::{Action, Auction, AuctionError, AuctionParams, Event, Report, Reprice, Schedule};
+use crate::auction::{
+    Action, Auction, AuctionError, AuctionParams, Event, Report, Reprice, Schedule,
+};
 use crate::model::{Side, TimestampMs};
 
 /// A token bucket shared by every auction on one venue: each request takes a token; tokens refill at a steady
@@ -39,7 +41,9 @@ struct Bucket {
 
 impl std::fmt::Debug for RateBudget {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RateBudget").field("bucket", &self.inner).finish()
+        f.debug_struct("RateBudget")
+            .field("bucket", &self.inner)
+            .finish()
     }
 }
 
@@ -48,7 +52,12 @@ impl RateBudget {
     pub fn new(capacity: f64, per_second: f64, clock: Arc<dyn Clock>) -> Self {
         let at = clock.now_ms();
         RateBudget {
-            inner: Mutex::new(Bucket { capacity: capacity.max(1.0), per_ms: per_second.max(1e-6) / 1000.0, tokens: capacity.max(1.0), at }),
+            inner: Mutex::new(Bucket {
+                capacity: capacity.max(1.0),
+                per_ms: per_second.max(1e-6) / 1000.0,
+                tokens: capacity.max(1.0),
+                at,
+            }),
             clock,
         }
     }
@@ -95,7 +104,10 @@ pub struct DriveOptions {
 
 impl Default for DriveOptions {
     fn default() -> Self {
-        DriveOptions { poll: Duration::from_millis(500), late_fill_wait: Duration::from_secs(5) }
+        DriveOptions {
+            poll: Duration::from_millis(500),
+            late_fill_wait: Duration::from_secs(5),
+        }
     }
 }
 
@@ -117,15 +129,21 @@ pub struct TrackedOrder {
 impl OrderTracker {
     fn sent(&self, venue: &str, id: &ClientOrderId, market: &str, intent: &str) {
         let mut m = self.orders.lock().expect("tracker lock");
-        m.entry((venue.to_string(), id.clone())).or_insert_with(|| TrackedOrder {
-            market: market.to_string(),
-            intent: intent.to_string(),
-            closed: false,
-        });
+        m.entry((venue.to_string(), id.clone()))
+            .or_insert_with(|| TrackedOrder {
+                market: market.to_string(),
+                intent: intent.to_string(),
+                closed: false,
+            });
     }
 
     fn closed(&self, venue: &str, id: &ClientOrderId) {
-        if let Some(o) = self.orders.lock().expect("tracker lock").get_mut(&(venue.to_string(), id.clone())) {
+        if let Some(o) = self
+            .orders
+            .lock()
+            .expect("tracker lock")
+            .get_mut(&(venue.to_string(), id.clone()))
+        {
             o.closed = true;
         }
     }
@@ -143,7 +161,10 @@ impl OrderTracker {
 
     /// Has this client id ever been sent on this venue?
     pub fn contains(&self, venue: &str, id: &ClientOrderId) -> bool {
-        self.orders.lock().expect("tracker lock").contains_key(&(venue.to_string(), id.clone()))
+        self.orders
+            .lock()
+            .expect("tracker lock")
+            .contains_key(&(venue.to_string(), id.clone()))
     }
 
     pub fn len(&self) -> usize {
@@ -163,7 +184,11 @@ pub enum ExecError {
     #[error("no venue named {0:?}")]
     UnknownVenue(String),
     #[error("market {market} on {venue}: {error}")]
-    Venue { venue: String, market: String, error: VenueError },
+    Venue {
+        venue: String,
+        market: String,
+        error: VenueError,
+    },
     #[error("market {market} on {venue}: the book is empty, so there is no arrival price")]
     NoReference { venue: String, market: String },
     #[error("auction on {market}: {error}")]
@@ -207,8 +232,13 @@ pub async fn drive(
         }
         // Perform every action the auction wants now, one request at a time.
         loop {
-            let headroom = venue.headroom().fraction.min(budget.map(RateBudget::headroom).unwrap_or(1.0));
-            let Some(action) = auction.poll_action(clock.now_ms(), headroom) else { break };
+            let headroom = venue
+                .headroom()
+                .fraction
+                .min(budget.map(RateBudget::headroom).unwrap_or(1.0));
+            let Some(action) = auction.poll_action(clock.now_ms(), headroom) else {
+                break;
+            };
             if let Some(b) = budget {
                 b.take().await;
             }
@@ -220,12 +250,19 @@ pub async fn drive(
                 }
             }
             let event = perform(venue, &action).await;
-            if let (Some(t), Event::Status { status: Some(s), .. }) = (tracker, &event)
+            if let (
+                Some(t),
+                Event::Status {
+                    status: Some(s), ..
+                },
+            ) = (tracker, &event)
                 && s.state.is_final()
             {
                 t.closed(venue.name(), &s.client_id);
             }
-            if let (Some(t), Action::Replace { old, .. }, Event::Replaced { .. }) = (tracker, &action, &event) {
+            if let (Some(t), Action::Replace { old, .. }, Event::Replaced { .. }) =
+                (tracker, &action, &event)
+            {
                 t.closed(venue.name(), old);
             }
             auction.handle(clock.now_ms(), event);
@@ -237,7 +274,8 @@ pub async fn drive(
                 t.closed(venue.name(), &w.client_id);
             }
             if auction.report().unseen_fill_qty > Decimal::ZERO {
-                let deadline = *late_deadline.get_or_insert(now + opts.late_fill_wait.as_millis() as i64);
+                let deadline =
+                    *late_deadline.get_or_insert(now + opts.late_fill_wait.as_millis() as i64);
                 if now < deadline {
                     tokio::time::sleep(opts.poll).await;
                     poll_fills(venue, auction, &ours, &mut fills_since, clock).await;
@@ -252,7 +290,10 @@ pub async fn drive(
             return auction.report();
         }
         // Wait for the auction's timer or the next poll, whichever is first; a shutdown wakes us early.
-        let wake = auction.poll_timeout().map(|t| (t - now).max(0) as u64).unwrap_or(u64::MAX);
+        let wake = auction
+            .poll_timeout()
+            .map(|t| (t - now).max(0) as u64)
+            .unwrap_or(u64::MAX);
         let wait = Duration::from_millis(wake.min(opts.poll.as_millis() as u64));
         match shutdown.as_mut() {
             Some(s) if !cancelling => {
@@ -276,21 +317,38 @@ pub async fn drive(
 async fn perform(venue: &dyn Venue, action: &Action) -> Event {
     match action {
         Action::Place(req) => Event::from_place(&req.client_id, venue.place(req).await),
-        Action::Replace { old, old_known_filled, new } => {
-            Event::from_replace(old, &new.client_id, venue.replace(old, *old_known_filled, new).await)
+        Action::Replace {
+            old,
+            old_known_filled,
+            new,
+        } => Event::from_replace(
+            old,
+            &new.client_id,
+            venue.replace(old, *old_known_filled, new).await,
+        ),
+        Action::Cancel { market, client_id } => {
+            Event::from_cancel(client_id, venue.cancel(market, client_id).await)
         }
-        Action::Cancel { market, client_id } => Event::from_cancel(client_id, venue.cancel(market, client_id).await),
-        Action::Query { market, client_id } => Event::from_query(client_id, venue.order_status(market, client_id).await),
+        Action::Query { market, client_id } => {
+            Event::from_query(client_id, venue.order_status(market, client_id).await)
+        }
     }
 }
 
-async fn poll_fills(venue: &dyn Venue, auction: &mut Auction, ours: &HashSet<ClientOrderId>, since: &mut TimestampMs, clock: &dyn Clock) {
+async fn poll_fills(
+    venue: &dyn Venue,
+    auction: &mut Auction,
+    ours: &HashSet<ClientOrderId>,
+    since: &mut TimestampMs,
+    clock: &dyn Clock,
+) {
     if ours.is_empty() {
         return;
     }
     if let Ok(fills) = venue.fills_since(*since).await {
         for f in fills {
-            let mine = f.client_id.as_ref().is_none_or(|c| ours.contains(c)) && f.market == auction.market();
+            let mine = f.client_id.as_ref().is_none_or(|c| ours.contains(c))
+                && f.market == auction.market();
             // Keep a little overlap: fills are deduplicated by trade id.
             *since = (*since).max(f.ts - 1_000);
             if mine {
@@ -354,7 +412,10 @@ impl Executor {
     /// Add a venue with its request budget (burst, per second).
     pub fn add_venue(&mut self, venue: Arc<dyn Venue>, burst: f64, per_second: f64) {
         let name = venue.name().to_string();
-        self.budgets.insert(name.clone(), Arc::new(RateBudget::new(burst, per_second, self.clock.clone())));
+        self.budgets.insert(
+            name.clone(),
+            Arc::new(RateBudget::new(burst, per_second, self.clock.clone())),
+        );
         self.venues.insert(name, venue);
     }
 
@@ -364,14 +425,23 @@ impl Executor {
 
     /// Market rules, fetched once per venue and cached.
     pub async fn rules(&self, venue: &str, market: &str) -> Result<MarketRules, ExecError> {
-        if let Some(r) = self.rules.lock().expect("rules lock").get(&(venue.to_string(), market.to_string())) {
+        if let Some(r) = self
+            .rules
+            .lock()
+            .expect("rules lock")
+            .get(&(venue.to_string(), market.to_string()))
+        {
             return Ok(r.clone());
         }
-        let v = self.venues.get(venue).ok_or_else(|| ExecError::UnknownVenue(venue.to_string()))?;
-        let all = v
-            .markets()
-            .await
-            .map_err(|error| ExecError::Venue { venue: venue.to_string(), market: market.to_string(), error })?;
+        let v = self
+            .venues
+            .get(venue)
+            .ok_or_else(|| ExecError::UnknownVenue(venue.to_string()))?;
+        let all = v.markets().await.map_err(|error| ExecError::Venue {
+            venue: venue.to_string(),
+            market: market.to_string(),
+            error,
+        })?;
         let mut cache = self.rules.lock().expect("rules lock");
         for r in all {
             cache.insert((venue.to_string(), r.market.clone()), r);
@@ -379,21 +449,34 @@ impl Executor {
         cache
             .get(&(venue.to_string(), market.to_string()))
             .cloned()
-            .ok_or_else(|| ExecError::UnknownMarket { venue: venue.to_string(), market: market.to_string() })
+            .ok_or_else(|| ExecError::UnknownMarket {
+                venue: venue.to_string(),
+                market: market.to_string(),
+            })
     }
 
     /// Build the auction of a job (arrival mid from the book when no reference is given).
     pub async fn prepare(&self, job: &SwapJob) -> Result<Auction, ExecError> {
         let rules = self.rules(&job.venue, &job.market).await?;
-        let venue = self.venues.get(&job.venue).ok_or_else(|| ExecError::UnknownVenue(job.venue.clone()))?;
+        let venue = self
+            .venues
+            .get(&job.venue)
+            .ok_or_else(|| ExecError::UnknownVenue(job.venue.clone()))?;
         let reference = match job.reference {
             Some(r) => r,
             None => {
                 let d = venue
                     .depth(&job.market, 1)
                     .await
-                    .map_err(|error| ExecError::Venue { venue: job.venue.clone(), market: job.market.clone(), error })?;
-                d.mid().ok_or_else(|| ExecError::NoReference { venue: job.venue.clone(), market: job.market.clone() })?
+                    .map_err(|error| ExecError::Venue {
+                        venue: job.venue.clone(),
+                        market: job.market.clone(),
+                        error,
+                    })?;
+                d.mid().ok_or_else(|| ExecError::NoReference {
+                    venue: job.venue.clone(),
+                    market: job.market.clone(),
+                })?
             }
         };
         let params = AuctionParams {
@@ -405,13 +488,23 @@ impl Executor {
             schedule: job.schedule.clone(),
             reprice: job.reprice,
         };
-        Auction::new(params, rules).map_err(|error| ExecError::Auction { market: job.market.clone(), error })
+        Auction::new(params, rules).map_err(|error| ExecError::Auction {
+            market: job.market.clone(),
+            error,
+        })
     }
 
     /// Run one job to its end.
-    pub async fn run_one(&self, job: &SwapJob, progress: impl FnMut(&Progress)) -> Result<Report, ExecError> {
+    pub async fn run_one(
+        &self,
+        job: &SwapJob,
+        progress: impl FnMut(&Progress),
+    ) -> Result<Report, ExecError> {
         let mut auction = self.prepare(job).await?;
-        let venue = self.venues.get(&job.venue).ok_or_else(|| ExecError::UnknownVenue(job.venue.clone()))?;
+        let venue = self
+            .venues
+            .get(&job.venue)
+            .ok_or_else(|| ExecError::UnknownVenue(job.venue.clone()))?;
         let budget = self.budgets.get(&job.venue).cloned();
         Ok(drive(
             venue.as_ref(),
@@ -467,8 +560,14 @@ async fn join_all<F: std::future::Future>(futs: impl IntoIterator<Item = F>) -> 
                 }
             }
         }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
     })
     .await;
-    out.into_iter().map(|o| o.expect("every future completed")).collect()
+    out.into_iter()
+        .map(|o| o.expect("every future completed"))
+        .collect()
 }

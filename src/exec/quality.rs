@@ -20,7 +20,9 @@ use super::executor::{DriveOptions, Executor, SwapJob};
 use super::{Clock, TimeInForce};
 use crate::auction::{Reprice, Schedule};
 use crate::model::{Side, to_f64};
-use crate::venue::sim::{AccountCfg, Latency, MarketCfg, NewOrder, SimExchange, SimExchangeCfg, SimVenue};
+use crate::venue::sim::{
+    AccountCfg, Latency, MarketCfg, NewOrder, SimExchange, SimExchangeCfg, SimVenue,
+};
 
 /// The strategies compared.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -67,9 +69,15 @@ impl BenchSpec {
         BenchSpec {
             markets: vec![
                 ("binance USDCUSDT".into(), presets::binance_usdcusdt()),
-                ("hyperliquid USDT0/USDC".into(), presets::hyperliquid_usdt0_usdc()),
+                (
+                    "hyperliquid USDT0/USDC".into(),
+                    presets::hyperliquid_usdt0_usdc(),
+                ),
             ],
-            size_multiples: ["0.2", "0.5", "1", "2", "5"].iter().map(|s| s.parse().expect("decimal")).collect(),
+            size_multiples: ["0.2", "0.5", "1", "2", "5"]
+                .iter()
+                .map(|s| s.parse().expect("decimal"))
+                .collect(),
             seeds,
             linear_window_ms: schedule.deadline_ms,
             linear_step_ms: schedule.step_ms,
@@ -122,7 +130,10 @@ fn exchange(market: &MarketCfg, seed: u64, qty: Decimal) -> SimExchange {
         markets: vec![market.clone()],
         accounts: vec![AccountCfg {
             name: "me".into(),
-            balances: [market.rules.base.clone(), market.rules.quote.clone()].into_iter().map(|a| (a, funds)).collect(),
+            balances: [market.rules.base.clone(), market.rules.quote.clone()]
+                .into_iter()
+                .map(|a| (a, funds))
+                .collect(),
         }],
         networks: vec![],
     };
@@ -143,7 +154,11 @@ fn cost_bps(side: Side, mid: f64, vwap: f64, fees_quote: f64, notional: f64) -> 
 pub fn run(spec: &BenchSpec) -> Vec<Outcome> {
     let mut out = Vec::new();
     for (label, market) in &spec.markets {
-        let touch = market.liquidity.as_ref().map(|l| l.level_qty).unwrap_or(Decimal::from(10_000));
+        let touch = market
+            .liquidity
+            .as_ref()
+            .map(|l| l.level_qty)
+            .unwrap_or(Decimal::from(10_000));
         for m in &spec.size_multiples {
             let qty = market.rules.round_qty(touch * m);
             for side in [Side::Sell, Side::Buy] {
@@ -159,14 +174,35 @@ pub fn run(spec: &BenchSpec) -> Vec<Outcome> {
     out
 }
 
-fn run_ballast(spec: &BenchSpec, label: &str, market: &MarketCfg, side: Side, qty: Decimal, seed: u64) -> Outcome {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().start_paused(true).build().expect("runtime");
+fn run_ballast(
+    spec: &BenchSpec,
+    label: &str,
+    market: &MarketCfg,
+    side: Side,
+    qty: Decimal,
+    seed: u64,
+) -> Outcome {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime");
     rt.block_on(async {
         let clock: Arc<dyn Clock> = Arc::new(TokioClock::new(START_MS + WARMUP_MS));
         let ex = exchange(market, seed, qty);
-        let venue = SimVenue::new("sim", "me", Arc::new(Mutex::new(ex)), clock.clone(), Latency::binance(), seed);
+        let venue = SimVenue::new(
+            "sim",
+            "me",
+            Arc::new(Mutex::new(ex)),
+            clock.clone(),
+            Latency::binance(),
+            seed,
+        );
         let mut exec = Executor::new(clock.clone());
-        exec.options = DriveOptions { poll: std::time::Duration::from_millis(500), ..Default::default() };
+        exec.options = DriveOptions {
+            poll: std::time::Duration::from_millis(500),
+            ..Default::default()
+        };
         exec.add_venue(Arc::new(venue), 20.0, 10.0);
         let job = SwapJob {
             venue: "sim".into(),
@@ -198,16 +234,32 @@ fn run_ballast(spec: &BenchSpec, label: &str, market: &MarketCfg, side: Side, qt
 fn run_ioc(label: &str, market: &MarketCfg, side: Side, qty: Decimal, seed: u64) -> Outcome {
     let mut ex = exchange(market, seed, qty);
     let now = START_MS + WARMUP_MS;
-    let mid = ex.mid(&market.rules.market).ok().flatten().map(to_f64).unwrap_or(1.0);
+    let mid = ex
+        .mid(&market.rules.market)
+        .ok()
+        .flatten()
+        .map(to_f64)
+        .unwrap_or(1.0);
     let limit = match side {
         Side::Sell => mid * 0.99,
         Side::Buy => mid * 1.01,
     };
     let toward = super::Toward::Aggressive;
-    let price = market.rules.round_price(crate::model::from_f64(limit).unwrap_or(Decimal::ONE), side, toward);
+    let price = market.rules.round_price(
+        crate::model::from_f64(limit).unwrap_or(Decimal::ONE),
+        side,
+        toward,
+    );
     let placed = ex.place(
         "me",
-        NewOrder { market: market.rules.market.clone(), side, price, qty, tif: TimeInForce::Ioc, client_id: None },
+        NewOrder {
+            market: market.rules.market.clone(),
+            side,
+            price,
+            qty,
+            tif: TimeInForce::Ioc,
+            client_id: None,
+        },
         now,
     );
     let (mut notional, mut filled, mut fees, mut n) = (0.0, 0.0, 0.0, 0u32);
@@ -218,7 +270,11 @@ fn run_ioc(label: &str, market: &MarketCfg, side: Side, qty: Decimal, seed: u64)
             filled += q;
             n += 1;
             // Fees are charged in the received asset: base on a buy (valued at the fill price), quote on a sell.
-            fees += if f.fee_asset == market.rules.quote { to_f64(f.fee) } else { to_f64(f.fee) * px };
+            fees += if f.fee_asset == market.rules.quote {
+                to_f64(f.fee)
+            } else {
+                to_f64(f.fee) * px
+            };
         }
     }
     let q = to_f64(qty);
@@ -236,15 +292,33 @@ fn run_ioc(label: &str, market: &MarketCfg, side: Side, qty: Decimal, seed: u64)
     }
 }
 
-fn run_linear(spec: &BenchSpec, label: &str, market: &MarketCfg, side: Side, qty: Decimal, seed: u64) -> Outcome {
+fn run_linear(
+    spec: &BenchSpec,
+    label: &str,
+    market: &MarketCfg,
+    side: Side,
+    qty: Decimal,
+    seed: u64,
+) -> Outcome {
     let mut ex = exchange(market, seed, qty);
     let t0 = START_MS + WARMUP_MS;
-    let mid = ex.mid(&market.rules.market).ok().flatten().map(to_f64).unwrap_or(1.0);
+    let mid = ex
+        .mid(&market.rules.market)
+        .ok()
+        .flatten()
+        .map(to_f64)
+        .unwrap_or(1.0);
     let q = to_f64(qty);
     let taker = to_f64(market.rules.taker_fee);
     let (start, end) = match side {
-        Side::Sell => (mid * (1.0 + spec.linear_start_bps / 1e4), mid * (1.0 - spec.linear_end_bps / 1e4)),
-        Side::Buy => (mid * (1.0 - spec.linear_start_bps / 1e4), mid * (1.0 + spec.linear_end_bps / 1e4)),
+        Side::Sell => (
+            mid * (1.0 + spec.linear_start_bps / 1e4),
+            mid * (1.0 - spec.linear_end_bps / 1e4),
+        ),
+        Side::Buy => (
+            mid * (1.0 - spec.linear_start_bps / 1e4),
+            mid * (1.0 + spec.linear_end_bps / 1e4),
+        ),
     };
     let mut t = 0;
     while t <= spec.linear_window_ms {
@@ -308,7 +382,10 @@ fn run_linear(spec: &BenchSpec, label: &str, market: &MarketCfg, side: Side, qty
 pub fn summarize(outcomes: &[Outcome]) -> Vec<Row> {
     let mut keys: Vec<(Strategy, String)> = Vec::new();
     for o in outcomes {
-        for k in [(o.strategy, o.market.clone()), (o.strategy, "all".to_string())] {
+        for k in [
+            (o.strategy, o.market.clone()),
+            (o.strategy, "all".to_string()),
+        ] {
             if !keys.contains(&k) {
                 keys.push(k);
             }
@@ -317,13 +394,29 @@ pub fn summarize(outcomes: &[Outcome]) -> Vec<Row> {
     keys.sort();
     keys.into_iter()
         .map(|(s, m)| {
-            let sel: Vec<&Outcome> = outcomes.iter().filter(|o| o.strategy == s && (m == "all" || o.market == m)).collect();
+            let sel: Vec<&Outcome> = outcomes
+                .iter()
+                .filter(|o| o.strategy == s && (m == "all" || o.market == m))
+                .collect();
             let mut costs: Vec<f64> = sel.iter().filter_map(|o| o.cost_bps).collect();
             costs.sort_by(f64::total_cmp);
-            let mean = if costs.is_empty() { f64::NAN } else { costs.iter().sum::<f64>() / costs.len() as f64 };
-            let p95 = if costs.is_empty() { f64::NAN } else { costs[((costs.len() as f64 * 0.95).ceil() as usize).clamp(1, costs.len()) - 1] };
+            let mean = if costs.is_empty() {
+                f64::NAN
+            } else {
+                costs.iter().sum::<f64>() / costs.len() as f64
+            };
+            let p95 = if costs.is_empty() {
+                f64::NAN
+            } else {
+                costs[((costs.len() as f64 * 0.95).ceil() as usize).clamp(1, costs.len()) - 1]
+            };
             let full = sel.iter().filter(|o| o.filled >= 1.0 - 1e-9).count();
-            let times: Vec<f64> = sel.iter().filter(|o| o.filled >= 1.0 - 1e-9).filter_map(|o| o.time_to_fill_ms).map(|t| t as f64 / 1000.0).collect();
+            let times: Vec<f64> = sel
+                .iter()
+                .filter(|o| o.filled >= 1.0 - 1e-9)
+                .filter_map(|o| o.time_to_fill_ms)
+                .map(|t| t as f64 / 1000.0)
+                .collect();
             let fills: u32 = sel.iter().map(|o| o.fills).sum();
             let reqs: u32 = sel.iter().map(|o| o.requests).sum();
             Row {
@@ -332,9 +425,18 @@ pub fn summarize(outcomes: &[Outcome]) -> Vec<Row> {
                 orders: sel.len(),
                 mean_cost_bps: mean,
                 p95_cost_bps: p95,
-                fill_rate: if sel.is_empty() { 0.0 } else { full as f64 / sel.len() as f64 },
-                mean_time_to_fill_s: (!times.is_empty()).then(|| times.iter().sum::<f64>() / times.len() as f64),
-                requests_per_fill: if fills == 0 { f64::NAN } else { f64::from(reqs) / f64::from(fills) },
+                fill_rate: if sel.is_empty() {
+                    0.0
+                } else {
+                    full as f64 / sel.len() as f64
+                },
+                mean_time_to_fill_s: (!times.is_empty())
+                    .then(|| times.iter().sum::<f64>() / times.len() as f64),
+                requests_per_fill: if fills == 0 {
+                    f64::NAN
+                } else {
+                    f64::from(reqs) / f64::from(fills)
+                },
             }
         })
         .collect()
@@ -344,10 +446,18 @@ pub fn summarize(outcomes: &[Outcome]) -> Vec<Row> {
 pub fn table(rows: &[Row]) -> String {
     use std::fmt::Write;
     let mut s = String::new();
-    let _ = writeln!(s, "| market | executor | orders | mean cost (bps) | p95 cost (bps) | fill rate | mean time to fill | orders+replaces per fill |");
+    let _ = writeln!(
+        s,
+        "| market | executor | orders | mean cost (bps) | p95 cost (bps) | fill rate | mean time to fill | orders+replaces per fill |"
+    );
     let _ = writeln!(s, "|---|---|---|---|---|---|---|---|");
     let mut sorted: Vec<&Row> = rows.iter().collect();
-    sorted.sort_by(|a, b| (a.market == "all").cmp(&(b.market == "all")).then(a.market.cmp(&b.market)).then(a.strategy.cmp(&b.strategy)));
+    sorted.sort_by(|a, b| {
+        (a.market == "all")
+            .cmp(&(b.market == "all"))
+            .then(a.market.cmp(&b.market))
+            .then(a.strategy.cmp(&b.strategy))
+    });
     for r in sorted {
         let _ = writeln!(
             s,
@@ -358,7 +468,9 @@ pub fn table(rows: &[Row]) -> String {
             r.mean_cost_bps,
             r.p95_cost_bps,
             r.fill_rate * 100.0,
-            r.mean_time_to_fill_s.map(|t| format!("{t:.1} s")).unwrap_or_else(|| "-".into()),
+            r.mean_time_to_fill_s
+                .map(|t| format!("{t:.1} s"))
+                .unwrap_or_else(|| "-".into()),
             r.requests_per_fill
         );
     }
