@@ -147,76 +147,66 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<Settings> {
     .iter()
     .filter(|x| **x)
     .count();
-    let place = o.span.clone();
-    if sources > 1 {
+    // A source, or the companion key it lacks: (key, what it holds, already reported as bad).
+    let api = |make: &dyn Fn(String) -> CredentialSource| match &api_key_env {
+        Some(k) => Ok(make(k.clone())),
+        None => Err(("api_key_env", "the variable holding the API key", api_bad)),
+    };
+    let built: Result<Option<CredentialSource>, (&str, &str, bool)> = if sources > 1 {
         d.error(
-            place.clone(),
+            o.span.clone(),
             &o.path,
             "give one of `secret_key_env`, `ed25519_key_file` or `keystore`, not several",
         );
         ok = false;
+        Ok(None)
     } else if let Some(secret_key_env) = secret_key_env {
-        match api_key_env {
-            Some(api_key_env) => {
-                s.credentials = Some(CredentialSource::EnvHmac {
-                    api_key_env,
-                    secret_key_env,
-                })
-            }
-            None => {
-                if !api_bad {
-                    d.error(
-                        place.clone(),
-                        &o.path,
-                        "missing key `api_key_env` (the variable holding the API key)",
-                    );
-                }
-                ok = false;
-            }
-        }
+        api(&|api_key_env| CredentialSource::EnvHmac {
+            api_key_env,
+            secret_key_env: secret_key_env.clone(),
+        })
+        .map(Some)
     } else if let Some(key_file) = key_file {
-        match api_key_env {
-            Some(api_key_env) => {
-                s.credentials = Some(CredentialSource::EnvEd25519 {
-                    api_key_env,
-                    key_file: PathBuf::from(key_file),
-                })
-            }
-            None => {
-                if !api_bad {
-                    d.error(
-                        place.clone(),
-                        &o.path,
-                        "missing key `api_key_env` (the variable holding the API key)",
-                    );
-                }
-                ok = false;
-            }
-        }
+        api(&|api_key_env| CredentialSource::EnvEd25519 {
+            api_key_env,
+            key_file: PathBuf::from(&key_file),
+        })
+        .map(Some)
     } else if let Some(path) = keystore {
         match password_env {
-            Some(password_env) => {
-                s.credentials = Some(CredentialSource::Keystore {
-                    path: PathBuf::from(path),
-                    password_env,
-                })
-            }
-            None => {
-                d.error(
-                    place.clone(),
-                    &o.path,
-                    "missing key `keystore_password_env` (the variable holding the keystore password)",
-                );
-                ok = false;
-            }
+            Some(password_env) => Ok(Some(CredentialSource::Keystore {
+                path: PathBuf::from(path),
+                password_env,
+            })),
+            None => Err((
+                "keystore_password_env",
+                "the variable holding the keystore password",
+                false,
+            )),
         }
-    } else if api_key_env.is_some() {
-        d.error(
-            place.clone(),
-            &o.path,
-            "`api_key_env` needs `secret_key_env` (HMAC) or `ed25519_key_file`",
-        );
-        ok = false;
+    } else {
+        if api_key_env.is_some() {
+            d.error(
+                o.span.clone(),
+                &o.path,
+                "`api_key_env` needs `secret_key_env` (HMAC) or `ed25519_key_file`",
+            );
+            ok = false;
+        }
+        Ok(None)
+    };
+    match built {
+        Ok(c) => s.credentials = c,
+        Err((key, what, reported)) => {
+            if !reported {
+                d.error(
+                    o.span.clone(),
+                    &o.path,
+                    format!("missing key `{key}` ({what})"),
+                );
+            }
+            ok = false;
+        }
     }
 
     if let Some(f) = o.field("recv_window") {

@@ -9,8 +9,13 @@
 //! - [`wallet`]: deposits and withdrawals (SAPI), with the withdrawal allow-list.
 //! - [`server`]: the local server (axum) on the simulated exchange; [`server_cfg`] reads its `[binance]` section.
 
+pub mod client;
 pub mod filters;
 pub mod keys;
 pub mod ratelimit;
 pub mod signing;
+pub mod wallet;
 pub mod wire;
+
+pub use client::BinanceClient;
+pub use keys::Credentials;

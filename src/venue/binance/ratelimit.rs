@@ -322,15 +322,14 @@ impl Tracker {
             self.blocked_until = None;
             self.banned = false;
         }
+        let cost = |k: Kind| match k {
+            Kind::Weight => weight,
+            Kind::Raw => 1,
+            Kind::Orders => u64::from(order),
+        };
         let mut wait = 0u64;
         for (k, w) in &mut self.windows {
-            let n = match k {
-                Kind::Weight => weight,
-                Kind::Raw => 1,
-                Kind::Orders if order => 1,
-                Kind::Orders => continue,
-            };
-            if let Err(ms) = w.fits(now, n) {
+            if let Err(ms) = w.fits(now, cost(*k)) {
                 wait = wait.max(ms);
             }
         }
@@ -338,13 +337,7 @@ impl Tracker {
             return Err(wait);
         }
         for (k, w) in &mut self.windows {
-            let n = match k {
-                Kind::Weight => weight,
-                Kind::Raw => 1,
-                Kind::Orders if order => 1,
-                Kind::Orders => continue,
-            };
-            let _ = w.add(now, n);
+            let _ = w.add(now, cost(*k));
         }
         Ok(())
     }
