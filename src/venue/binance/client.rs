@@ -358,6 +358,8 @@ impl BinanceClient {
     }
 
     fn send_error(&self, e: reqwest::Error, write: bool, sent_ts: Option<TimestampMs>) -> Fail {
+        // Without the URL: the query holds the signed parameters, which have no place in logs.
+        let e = e.without_url();
         let reason = error_chain(&e);
         if e.is_connect() || !write {
             Fail::Venue((self.venue_err())(reason))
@@ -410,7 +412,7 @@ impl BinanceClient {
             .get(format!("{}/api/v3/time", self.base))
             .send()
             .await
-            .map_err(|e| (self.venue_err())(error_chain(&e)))?;
+            .map_err(|e| (self.venue_err())(error_chain(&e.without_url())))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         let body = resp
@@ -897,7 +899,9 @@ impl BinanceClient {
         }
     }
 
-    /// Bring the new order of a replace down by what the old one filled beyond `old_known_filled`.
+    /// Bring the new order of a replace down by what the old one filled beyond `old_known_filled`: by an
+    /// amend when the symbol allows it, else by cancel-replacing it (under ids derived from the new one)
+    /// until no unseen fill is left.
     async fn reduce_after_replace(
         &self,
         rules: &SymbolRules,
@@ -906,30 +910,42 @@ impl BinanceClient {
         extra: Decimal,
     ) -> Result<OrderStatus, VenueError> {
         let mr = rules.market_rules(Decimal::ZERO, Decimal::ZERO);
-        let target = mr.round_qty((new.qty - extra).max(Decimal::ZERO));
-        tracing::info!(venue = %self.name, client_id = %new.client_id, %extra, %target, "old order filled more than known; reducing the new order");
-        if placed.state.is_final() || placed.filled >= target {
-            // Already done (or filled to the reduced size): cancel what rests, if anything.
-            if placed.state == OrderState::Open {
-                return self.cancel_resolving(&new.market, &new.client_id).await;
+        // What the live order may total, its own fills included.
+        let mut budget = mr.round_qty((new.qty - extra).max(Decimal::ZERO));
+        let mut current = placed;
+        tracing::info!(venue = %self.name, client_id = %new.client_id, %extra, %budget, "old order filled more than known; reducing the new order");
+        for seq in 1..=3u32 {
+            if current.state.is_final() {
+                return Ok(current);
             }
-            return Ok(placed);
+            let rest = mr.round_qty((budget - current.filled).max(Decimal::ZERO));
+            if rest.is_zero() || mr.check(new.price, rest).is_err() {
+                // Nothing placeable is left: stop the order where it is.
+                return self.cancel_resolving(&new.market, &current.client_id).await;
+            }
+            if rules.amend_allowed {
+                return self.amend(&new.market, &current.client_id, budget).await;
+            }
+            let next = OrderRequest {
+                qty: rest,
+                client_id: ClientOrderId::derive(new.client_id.as_hex(), seq),
+                ..new.clone()
+            };
+            let (cancelled, replaced) = self.cancel_replace(&current.client_id, &next).await?;
+            let unseen = cancelled.executed_qty.unwrap_or_default() - current.filled;
+            if unseen <= Decimal::ZERO {
+                return Ok(replaced);
+            }
+            budget = mr.round_qty((rest - unseen).max(Decimal::ZERO));
+            current = replaced;
         }
-        let fits = mr.check(new.price, target).is_ok();
-        if !fits {
-            return self.cancel_resolving(&new.market, &new.client_id).await;
-        }
-        if rules.amend_allowed {
-            return self.amend(&new.market, &new.client_id, target).await;
-        }
-        // No amend on this symbol: cancel-replace the new order with the reduced size under a derived id.
-        let reduced = OrderRequest {
-            qty: target - placed.filled,
-            client_id: ClientOrderId::derive(new.client_id.as_hex(), 1),
-            ..new.clone()
-        };
-        let (_, s) = self.cancel_replace(&new.client_id, &reduced).await?;
-        Ok(s)
+        Err(VenueError::UnknownOutcome {
+            venue: self.name.clone(),
+            reason: format!(
+                "order {} kept filling while being reduced; check it by client id",
+                current.client_id
+            ),
+        })
     }
 
     /// Label a trade with our client id (looked up by orderId once, then cached).
