@@ -3,6 +3,7 @@
 
 pub mod config_cmd;
 pub mod plan_cmd;
+pub mod synth_cmd;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,8 @@ pub enum Command {
     },
     /// Dry run: one controller + planner step on given balances, printed as JSON (or a table).
     Plan(plan_cmd::PlanArgs),
+    /// Write a synthetic recording (relayer or treasury) with a matching config.
+    Synth(synth_cmd::SynthArgs),
 }
 
 /// Errors of the command line, each with its exit code.
@@ -113,5 +116,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Config { command } => config_cmd::run(command),
         Command::Plan(args) => plan_cmd::run(args),
+        Command::Synth(args) => synth_cmd::run(args),
     }
 }
