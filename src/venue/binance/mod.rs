@@ -19,3 +19,5 @@ pub mod wire;
 
 pub use client::BinanceClient;
 pub use keys::Credentials;
+pub mod server;
+pub mod server_cfg;
