@@ -210,7 +210,14 @@ pub struct ServerHandle {
     addr: SocketAddr,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for ServerHandle {
+    /// A dropped handle stops the server (without waiting for it).
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 impl ServerHandle {
@@ -276,9 +283,11 @@ impl ServerHandle {
     }
 
     /// Stop serving: open connections are closed, hanging requests end.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
-        let _ = self.task.await;
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
     }
 }
 
@@ -417,7 +426,7 @@ pub async fn spawn_with_clock(
         addr: bound,
         shared,
         stop,
-        task,
+        task: Some(task),
     })
 }
 
