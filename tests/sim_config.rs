@@ -294,3 +294,24 @@ fn servers_can_read_extra_keys_of_each_account() {
         vec!["s.toml:7: sim.account[1].api_kee: unknown key (did you mean `api_key`?)"]
     );
 }
+
+#[test]
+fn one_mistake_gives_one_message() {
+    // A bad preset does not make its overrides unknown keys, nor its rules missing.
+    let (cfg, errs) = read("[sim]\n[[sim.market]]\npreset = \"binance\"\ntaker_fee = \"0.001\"\n");
+    assert!(cfg.is_none());
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    // A bad size distribution does not make its parameters unknown keys.
+    let (_, errs) = read(
+        "[sim]\n[[sim.market]]\npreset = \"binance-usdcusdt\"\n[sim.market.liquidity]\ntaker_size = { dist = \"gauss\", median = 5, sigma = 1 }\n",
+    );
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    // A badly typed `trade_as` does not make the exchange's keys unknown.
+    let bad = FULL.replace("[sim]\nseed = 42\n", "[sim]\nseed = 42\ntrade_as = 7\n");
+    let (cfg, errs) = read_with("v.toml", &bad, read_sim_venue);
+    assert!(cfg.is_none());
+    assert_eq!(
+        errs,
+        vec!["v.toml:4: sim.trade_as: expected a string, found an integer"]
+    );
+}

@@ -573,6 +573,7 @@ proptest! {
             ],
             seed,
         );
+        ex.record_events(true);
         let mut now = 0i64;
         for op in ops {
             now += 1;
@@ -628,8 +629,72 @@ proptest! {
                 prop_assert!(o.filled <= o.qty, "{:?}", o);
                 if o.state == SimOrderState::Filled { prop_assert_eq!(o.filled, o.qty); }
             }
+            // The event log ends with each order's current state and holds every fill.
+            let mut last = std::collections::HashMap::new();
+            let mut logged_fills = 0;
+            for e in ex.events_since(acct, 0).unwrap() {
+                match e.event {
+                    ballast::venue::sim::AccountEvent::Order(o) => { last.insert(o.id, o); }
+                    ballast::venue::sim::AccountEvent::Fill(_) => logged_fills += 1,
+                    ballast::venue::sim::AccountEvent::Transfer(_) => {}
+                }
+            }
+            for o in ex.orders_since(acct, None, 0).unwrap() {
+                prop_assert_eq!(last.get(&o.id), Some(&o));
+            }
             let fills = ex.fills_since(acct, 0).unwrap();
+            prop_assert_eq!(logged_fills, fills.len());
             prop_assert!(fills.windows(2).all(|w| w[0].ts <= w[1].ts && w[0].trade_id < w[1].trade_id || w[0].trade_id == w[1].trade_id));
         }
     }
+}
+
+#[test]
+fn the_event_log_replays_what_happened_to_an_account() {
+    use ballast::venue::sim::AccountEvent::{Fill, Order, Transfer};
+    let mut ex = exchange(vec![quiet_binance()], 1);
+    ex.place("a", gtc(Sell, "1.0003", "10"), 0).unwrap();
+    assert!(
+        ex.events_since("a", 0).unwrap().is_empty(),
+        "off by default"
+    );
+    ex.record_events(true);
+    let maker = ex.place("a", gtc(Sell, "1.0001", "100"), 1).unwrap();
+    ex.place("b", gtc(Buy, "1.0001", "40"), 2).unwrap();
+    ex.cancel("a", None, &OrderRef::Id(maker.order.id), 3)
+        .unwrap();
+    ex.withdraw("a", "USDC", "ARBITRUM", "0x1", d("10"), None, 4)
+        .unwrap();
+    ex.advance_to(400_000);
+    let log = ex.events_since("a", 0).unwrap();
+    let summary: Vec<String> = log
+        .iter()
+        .map(|e| match &e.event {
+            Order(o) => format!("{} order {:?} {}", e.ts, o.state, o.filled),
+            Fill(f) => format!("{} fill {} {:?}", e.ts, f.qty, f.liquidity),
+            Transfer(t) => format!("{} transfer {:?}", e.ts, t.state),
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            "1 order Open 0",
+            "2 fill 40 Maker",
+            "2 order Open 40",
+            "3 order Canceled 40",
+            "4 transfer Pending",
+            "300004 transfer Completed",
+        ]
+    );
+    let seqs: Vec<u64> = log.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=6).collect::<Vec<u64>>());
+    assert_eq!(ex.events_since("a", 4).unwrap().len(), 2);
+    assert!(ex.events_since("a", 6).unwrap().is_empty());
+    let taker: Vec<bool> = ex
+        .events_since("b", 0)
+        .unwrap()
+        .iter()
+        .map(|e| matches!(&e.event, Order(o) if o.state == SimOrderState::Filled))
+        .collect();
+    assert_eq!(taker, vec![false, false, true], "open, fill, filled");
 }

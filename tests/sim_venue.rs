@@ -373,3 +373,30 @@ async fn concurrent_callers_share_the_exchange() {
     assert_eq!(v.open_orders(None).await.unwrap().len(), 20);
     sim_support::check_invariants(&ex.lock().unwrap());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_venue_is_built_from_its_configuration() {
+    use ballast::venue::sim::{SimExchangeCfg, SimVenueCfg};
+    let cfg = SimVenueCfg {
+        exchange: SimExchangeCfg {
+            seed: 9,
+            markets: vec![presets::hyperliquid_usdt0_usdc()],
+            accounts: sim_support::accounts(),
+            networks: vec![],
+        },
+        account: "b".into(),
+        latency: Latency::hyperliquid(),
+    };
+    let start = 1_700_000_000_000;
+    let v = SimVenue::from_cfg("hl-sim", &cfg, Arc::new(TokioClock::new(start))).unwrap();
+    assert_eq!((v.name(), v.account()), ("hl-sim", "b"));
+    let depth = v.depth("USDT0/USDC", 3).await.unwrap();
+    assert_eq!((depth.bids.len(), depth.asks.len()), (3, 3));
+    assert!(
+        depth.ts >= start + 100,
+        "the exchange starts at the clock's time: {}",
+        depth.ts
+    );
+    let markets = v.markets().await.unwrap();
+    assert_eq!(markets[0].min_notional, d("10"));
+}

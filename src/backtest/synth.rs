@@ -382,14 +382,17 @@ pub fn config_for(spec: &SynthSpec, g: &Generated) -> String {
         s,
         "[controller]\nkp = 0.5\nki = 0.05\nkd = 0.0\ngain_period = \"1h\"\nmax_cycle_turnover_bps = 1000\nmax_order_value = \"500000\"\nmin_order_value = \"1000\"\nmax_fee_bps = 100\nsettle_bps = 300\n"
     );
-    let _ = writeln!(
-        s,
-        "[[venue]]\nname = \"binance\"\nkind = \"sim\"\nmax_pending_orders = 4\n"
-    );
-    let _ = writeln!(
-        s,
-        "[[venue]]\nname = \"hyperliquid\"\nkind = \"sim\"\nmax_pending_orders = 4\n"
-    );
+    // Two simulated venues, each with its stable pair and an account funded for the swaps.
+    for (name, preset) in [
+        ("binance", "binance-usdcusdt"),
+        ("hyperliquid", "hyperliquid-usdt0-usdc"),
+    ] {
+        let _ = writeln!(
+            s,
+            "[[venue]]\nname = \"{name}\"\nkind = \"sim\"\nmax_pending_orders = 4\nseed = {}\n\n[[venue.market]]\npreset = \"{preset}\"\n\n[[venue.account]]\nname = \"main\"\nbalances = {{ USDC = \"50000000\", USDT = \"50000000\", USDT0 = \"50000000\" }}\n",
+            spec.seed
+        );
+    }
     for (i, k) in g.positions.iter().enumerate() {
         let band = if spec.kind == Kind::Treasury && k.asset == "WETH" {
             1500

@@ -2,6 +2,7 @@
 //! returns a typed [`CliError`]; [`main`] maps it to a message on stderr and an exit code.
 
 pub mod config_cmd;
+pub mod order_cmd;
 pub mod plan_cmd;
 pub mod synth_cmd;
 
@@ -41,6 +42,8 @@ pub enum Command {
     Plan(plan_cmd::PlanArgs),
     /// Write a synthetic recording (relayer or treasury) with a matching config.
     Synth(synth_cmd::SynthArgs),
+    /// A one-time order worked through the Dutch auction (live progress, final report as JSON).
+    Order(Box<order_cmd::OrderArgs>),
 }
 
 /// Errors of the command line, each with its exit code.
@@ -117,5 +120,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Config { command } => config_cmd::run(command),
         Command::Plan(args) => plan_cmd::run(args),
         Command::Synth(args) => synth_cmd::run(args),
+        Command::Order(args) => order_cmd::run(*args),
     }
 }

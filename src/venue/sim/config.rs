@@ -58,7 +58,7 @@ pub struct SimVenueCfg {
 /// Read a `[[venue]]` table of kind `sim`: the exchange keys of [`read_exchange`], plus `trade_as` (the
 /// account the venue trades as; default: the first `[[account]]`) and an optional `latency` table.
 pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
-    let account: Option<String> = o.opt(d, "trade_as").ok()?;
+    let account = o.opt::<String>(d, "trade_as");
     let latency = match o.obj(d, "latency") {
         Some(mut l) => {
             let lat = read_latency(&mut l, d);
@@ -67,15 +67,13 @@ pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
         }
         None => Some(Latency::default()),
     };
-    let span = o.span.clone();
-    let path = o.path.clone();
     let exchange = read_exchange(o, d)?;
-    let account = match account {
+    let account = match account.ok()? {
         Some(a) if exchange.accounts.iter().any(|x| x.name == a) => a,
         Some(a) => {
             d.error(
-                span,
-                format!("{path}.trade_as"),
+                o.span.clone(),
+                format!("{}.trade_as", o.path),
                 format!("no [[account]] named {a:?}"),
             );
             return None;
@@ -84,8 +82,8 @@ pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
             Some(a) => a.name.clone(),
             None => {
                 d.error(
-                    span,
-                    path,
+                    o.span.clone(),
+                    &o.path,
                     "a simulated venue needs at least one [[account]]",
                 );
                 return None;
@@ -280,23 +278,30 @@ fn set<T: FromField>(o: &mut Obj, d: &mut Diagnostics, key: &str, slot: &mut T) 
 /// Read a market table: an optional `preset` that the other keys override.
 pub fn read_market(o: &mut Obj, d: &mut Diagnostics) -> Option<MarketCfg> {
     let before = d.problems.len();
+    // A bad preset is reported once; the other keys are still read (as overrides) so they are not
+    // reported as unknown or missing.
+    let mut bad_preset = false;
     let preset = match o.field("preset") {
-        Some(f) => {
-            let name = String::from_field(&f, d)?;
-            match presets::preset(&name) {
-                Some(p) => Some(p),
-                None => {
+        Some(f) => match String::from_field(&f, d) {
+            Some(name) => {
+                let p = presets::preset(&name);
+                if p.is_none() {
                     f.invalid(
                         d,
                         format!("unknown preset {name:?} (known: {})", PRESETS.join(", ")),
                     );
-                    return None;
                 }
+                bad_preset = p.is_none();
+                p
             }
-        }
+            None => {
+                bad_preset = true;
+                None
+            }
+        },
         None => None,
     };
-    let has_preset = preset.is_some();
+    let has_preset = preset.is_some() || bad_preset;
     let (mut rules, base_liquidity) = match preset {
         Some(p) => (p.rules, p.liquidity),
         None => (
@@ -533,15 +538,22 @@ fn read_size(o: &mut Obj, d: &mut Diagnostics) -> Option<SizeDist> {
                 ("pareto", Kind::Pareto),
                 ("fixed", Kind::Fixed),
             ],
-        )?,
+        ),
         None => {
             d.error(
                 o.span.clone(),
                 &o.path,
                 "missing key `dist` (lognormal, pareto or fixed)",
             );
-            return None;
+            None
         }
+    };
+    let Some(kind) = kind else {
+        // Unknown distribution: its parameters are not "unknown keys" on top of that.
+        for k in ["median", "sigma", "min", "alpha", "qty"] {
+            o.allow(k);
+        }
+        return None;
     };
     let num = |o: &mut Obj, d: &mut Diagnostics, key: &str| -> Option<f64> {
         let v: Decimal = o.req(d, key)?;
