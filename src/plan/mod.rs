@@ -23,7 +23,7 @@
 use rust_decimal::Decimal;
 
 use crate::config::{Config, Rounding};
-use crate::control::{PositionSpec, StepAudit};
+use crate::control::{Hold, PositionSpec, StepAudit};
 use crate::model::{PositionKey, floor_dp, to_f64};
 
 /// A route as the planner sees it.
@@ -173,6 +173,8 @@ pub struct Planner {
     route_used: Vec<bool>,
     misses: Vec<(usize, RouteMiss)>,
     has_route_out: Vec<bool>,
+    passive: Vec<bool>,
+    passive_order: Vec<usize>,
 }
 
 /// Why a candidate route was not taken (collected to explain an unserved deficit).
@@ -218,6 +220,8 @@ impl Planner {
             deficit: vec![0.0; n],
             misses: Vec::new(),
             has_route_out,
+            passive: vec![false; n],
+            passive_order: Vec::new(),
         }
     }
 
@@ -283,14 +287,34 @@ impl Planner {
             return plan;
         }
 
+        // Active sides are what the controller commands. A position it holds inside its band (or below the
+        // minimum order) can still be the counterparty of an active side, up to its distance from target:
+        // a deficit may draw on a held position above target, an excess may fill a held position below
+        // target. Two held positions are never paired, so nothing moves inside the bands on its own.
         self.order.clear();
+        let mut passive_deficits = std::mem::take(&mut self.passive_order);
+        passive_deficits.clear();
         for (k, p) in step.positions.iter().enumerate() {
-            self.excess[k] = (-p.command).max(0.0);
-            self.deficit[k] = p.command.max(0.0);
-            if p.command > 0.0 {
-                self.order.push(k);
+            let held = p.command == 0.0
+                && matches!(
+                    p.hold,
+                    Some(Hold::InBand { .. } | Hold::Settled { .. } | Hold::BelowMinOrder { .. })
+                );
+            self.passive[k] = held;
+            if held {
+                self.excess[k] = (-p.error).max(0.0);
+                self.deficit[k] = p.error.max(0.0);
+                if p.error > 0.0 {
+                    passive_deficits.push(k);
+                }
+            } else {
+                self.excess[k] = (-p.command).max(0.0);
+                self.deficit[k] = p.command.max(0.0);
+                if p.command > 0.0 {
+                    self.order.push(k);
+                }
             }
-            if p.command < 0.0 {
+            if self.excess[k] > 0.0 {
                 // Settled units the source can send: balance less what is already committed out of it.
                 let settled = to_f64(p.balance) + to_f64(p.pending).min(0.0);
                 self.available[k] = (settled * to_f64(p.price)).max(0.0);
@@ -299,12 +323,17 @@ impl Planner {
             }
         }
         let (tiers, deficit) = (&self.tiers, &self.deficit);
-        self.order.sort_unstable_by(|&a, &b| {
-            tiers[b]
-                .cmp(&tiers[a])
-                .then(deficit[b].total_cmp(&deficit[a]))
-                .then(a.cmp(&b))
-        });
+        let by_priority = |a: &usize, b: &usize| {
+            tiers[*b]
+                .cmp(&tiers[*a])
+                .then(deficit[*b].total_cmp(&deficit[*a]))
+                .then(a.cmp(b))
+        };
+        self.order.sort_unstable_by(by_priority);
+        passive_deficits.sort_unstable_by(by_priority);
+        let active_count = self.order.len();
+        self.order.extend_from_slice(&passive_deficits);
+        self.passive_order = passive_deficits;
         self.route_used.iter_mut().for_each(|u| *u = false);
         let mut venue_count = [0u32; 16];
         let mut venue_count_vec;
@@ -326,8 +355,12 @@ impl Planner {
 
         for oi in 0..self.order.len() {
             let d = self.order[oi];
+            let d_passive = oi >= active_count;
             self.misses.clear();
             if budget <= eps {
+                if d_passive {
+                    break;
+                }
                 // The cycle's cap is used up: every remaining deficit waits, without trying its routes.
                 let at = plan.misses.len() as u32;
                 plan.misses.push((usize::MAX, RouteMiss::Budget));
@@ -344,10 +377,13 @@ impl Planner {
                 if need <= eps {
                     break;
                 }
-                let mut best: Option<(usize, f64, (u8, f64, f64))> = None;
+                let mut best: Option<(usize, f64, (u8, bool, f64, f64))> = None;
                 for &ri in &self.into[d] {
                     let r = &self.routes[ri];
                     let s = r.from;
+                    if d_passive && self.passive[s] {
+                        continue;
+                    }
                     let miss = if self.excess[s] <= eps || self.available[s] <= eps {
                         Some(RouteMiss::NoExcess)
                     } else if ctx.declined.get(r.venue).copied().unwrap_or(false) {
@@ -387,13 +423,14 @@ impl Planner {
                         ));
                         continue;
                     }
-                    let key = (self.tiers[s], rate, -self.excess[s]);
+                    // Lower source tier first, commanded sources before held ones, then cheaper, then larger.
+                    let key = (self.tiers[s], self.passive[s], rate, -self.excess[s]);
                     let better = match &best {
                         None => true,
                         Some((_, _, bk)) => {
-                            key.0 < bk.0
-                                || (key.0 == bk.0
-                                    && (key.1 < bk.1 || (key.1 == bk.1 && key.2 < bk.2)))
+                            (key.0, key.1) < (bk.0, bk.1)
+                                || ((key.0, key.1) == (bk.0, bk.1)
+                                    && (key.2 < bk.2 || (key.2 == bk.2 && key.3 < bk.3)))
                         }
                     };
                     if better {
@@ -418,7 +455,7 @@ impl Planner {
                 }
             }
             let left = self.deficit[d];
-            if left > eps {
+            if left > eps && !d_passive {
                 let served = step.positions[d].command - left;
                 let at = plan.misses.len() as u32;
                 plan.misses.extend(
@@ -439,7 +476,7 @@ impl Planner {
 
         // Excess that found no deficit: say so; the controller sees the cut.
         for k in 0..n {
-            if step.positions[k].command < 0.0 {
+            if step.positions[k].command < 0.0 && !self.passive[k] {
                 let unsent = self.excess[k];
                 if unsent > eps && unsent >= self.params.min_order_value {
                     let cause = if budget <= eps {

@@ -608,3 +608,79 @@ proptest! {
         }
     }
 }
+
+fn banded(chain: &'static str, target: f64, balance: f64) -> Pos {
+    pos(chain, "USDC", target, balance)
+}
+
+fn setup_banded(positions: &[Pos], routes: &[(usize, usize, usize, &str, &str)]) -> Setup {
+    let mut s = setup(positions, routes, plan_params());
+    let specs: Vec<PositionSpec> = s
+        .computer
+        .specs()
+        .iter()
+        .cloned()
+        .map(|mut p| {
+            p.band = Some(crate::config::BandSpec::Relative { bps: 2000 });
+            p
+        })
+        .collect();
+    s.computer = PortfolioComputer::new(specs, params(1.0));
+    s
+}
+
+#[test]
+fn a_deficit_draws_on_a_held_position_above_target() {
+    // a sits inside its band above target (held); b fell out of its band.
+    let mut s = setup_banded(
+        &[banded("a", 1000.0, 1150.0), banded("b", 1000.0, 500.0)],
+        &[(0, 0, 1, "0", "0")],
+    );
+    let p = run(&mut s, &ctx());
+    assert_eq!(
+        order_values(&p),
+        vec![(0, 1, dec("150"))],
+        "down to a's target, not below"
+    );
+    assert!((p.routed[0] + 150.0).abs() < 1e-9);
+}
+
+#[test]
+fn an_excess_fills_held_positions_below_target() {
+    let mut s = setup_banded(
+        &[
+            banded("a", 1000.0, 1500.0),
+            banded("b", 1000.0, 900.0),
+            banded("c", 1000.0, 950.0),
+        ],
+        &[(0, 0, 1, "0", "0"), (0, 0, 2, "0", "0")],
+    );
+    let p = run(&mut s, &ctx());
+    assert_eq!(
+        order_values(&p),
+        vec![(0, 1, dec("100")), (0, 2, dec("50"))]
+    );
+    // The rest of the excess has nowhere to go, and says so.
+    assert!(
+        skips(&s, &p)
+            .iter()
+            .any(|k| k.0.contains("excess of 350.00 on a/USDC")),
+        "{:?}",
+        skips(&s, &p)
+    );
+}
+
+#[test]
+fn two_held_positions_are_never_paired() {
+    let mut s = setup_banded(
+        &[banded("a", 1000.0, 1150.0), banded("b", 1000.0, 900.0)],
+        &[(0, 0, 1, "0", "0"), (0, 1, 0, "0", "0")],
+    );
+    let p = run(&mut s, &ctx());
+    assert!(
+        p.orders.is_empty(),
+        "nothing moves inside the bands: {:?}",
+        order_values(&p)
+    );
+    assert!(p.skipped.is_empty());
+}
