@@ -177,6 +177,10 @@ pub struct Planner {
     passive_order: Vec<usize>,
 }
 
+/// How a candidate source ranks: (source tier, held rather than commanded, cost rate, -remaining excess);
+/// lower is better.
+type SourceRank = (u8, bool, f64, f64);
+
 /// Why a candidate route was not taken (collected to explain an unserved deficit).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum RouteMiss {
@@ -377,7 +381,7 @@ impl Planner {
                 if need <= eps {
                     break;
                 }
-                let mut best: Option<(usize, f64, (u8, bool, f64, f64))> = None;
+                let mut best: Option<(usize, f64, SourceRank)> = None;
                 for &ri in &self.into[d] {
                     let r = &self.routes[ri];
                     let s = r.from;
