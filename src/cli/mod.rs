@@ -3,6 +3,7 @@
 
 pub mod config_cmd;
 pub mod plan_cmd;
+pub mod venues_cmd;
 
 use std::process::ExitCode;
 
@@ -38,6 +39,11 @@ pub enum Command {
     },
     /// Dry run: one controller + planner step on given balances, printed as JSON (or a table).
     Plan(plan_cmd::PlanArgs),
+    /// Local venue servers that speak the venues' wire protocols.
+    Venues {
+        #[command(subcommand)]
+        command: venues_cmd::VenuesCommand,
+    },
 }
 
 /// Errors of the command line, each with its exit code.
@@ -113,5 +119,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Config { command } => config_cmd::run(command),
         Command::Plan(args) => plan_cmd::run(args),
+        Command::Venues { command } => venues_cmd::run(command),
     }
 }

@@ -3,4 +3,5 @@
 
 pub mod binance;
 pub mod hyperliquid;
+pub mod serve;
 pub mod sim;

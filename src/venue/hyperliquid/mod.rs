@@ -25,5 +25,5 @@ pub mod server;
 pub mod signing;
 pub mod wire;
 
-// pub use client::{ClientOptions, HyperliquidClient};
+pub use client::{ClientOptions, HyperliquidClient};
 pub use signing::{KeySigner, Network};

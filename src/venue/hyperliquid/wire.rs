@@ -37,6 +37,12 @@ impl<'de> Deserialize<'de> for Dec {
     }
 }
 
+impl From<Decimal> for Dec {
+    fn from(d: Decimal) -> Self {
+        Dec(d)
+    }
+}
+
 impl fmt::Display for Dec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&format::wire(self.0))
@@ -527,10 +533,10 @@ impl Action {
     }
 }
 
-/// The signed request posted to `/exchange`.
+/// The signed request posted to `/exchange` (`A` is `&Action` when the client sends it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExchangeRequest {
-    pub action: Action,
+pub struct ExchangeRequest<A = Action> {
+    pub action: A,
     pub nonce: u64,
     pub signature: WireSignature,
     /// Always sent (null when none), as both official SDKs do.
@@ -586,8 +592,9 @@ pub struct Statuses {
     pub statuses: Vec<StatusEntry>,
 }
 
-/// The `response` of a successful action.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The `response` of a successful action. Any type other than `order` and `cancel` (`default`, and the
+/// `{"type":"withdraw","data":{"status":"success"}}` some documentation shows) reads as `Default`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", content = "data")]
 pub enum OkResponse {
     #[serde(rename = "order")]
@@ -596,6 +603,27 @@ pub enum OkResponse {
     Cancel(Statuses),
     #[serde(rename = "default")]
     Default,
+}
+
+impl<'de> Deserialize<'de> for OkResponse {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(Deserialize)]
+        struct Raw {
+            r#type: String,
+            #[serde(default)]
+            data: Option<serde_json::Value>,
+        }
+        let raw = Raw::deserialize(d)?;
+        let statuses = |data: Option<serde_json::Value>| {
+            serde_json::from_value::<Statuses>(data.unwrap_or_default()).map_err(D::Error::custom)
+        };
+        match raw.r#type.as_str() {
+            "order" => Ok(OkResponse::Order(statuses(raw.data)?)),
+            "cancel" => Ok(OkResponse::Cancel(statuses(raw.data)?)),
+            _ => Ok(OkResponse::Default),
+        }
+    }
 }
 
 /// `{"status":"ok","response":...}` or `{"status":"err","response":"<message>"}`.
@@ -885,5 +913,10 @@ mod tests {
             serde_json::to_string(&ok).unwrap(),
             r#"{"status":"ok","response":{"type":"default"}}"#
         );
+        let w: ExchangeResponse = serde_json::from_str(
+            r#"{"status":"ok","response":{"type":"withdraw","data":{"status":"success"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(w, ExchangeResponse::Ok(OkResponse::Default));
     }
 }

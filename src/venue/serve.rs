@@ -1,0 +1,121 @@
+//! The local venue servers, started together from one TOML file (`ballast venues serve --config FILE`):
+//! a `[hyperliquid]` section for the local Hyperliquid server (and, later, a `[binance]` section). Each
+//! section is read by its venue's module with the span-keeping reader, so every problem has its line.
+//! The format is documented in `docs/HYPERLIQUID.md`; `config/local-venues.toml` is an example.
+
+use std::path::{Path, PathBuf};
+
+use crate::config::ConfigErrors;
+use crate::config::reader::{Diagnostics, Obj, Problem};
+use crate::venue::hyperliquid::server::{self as hl_server, HlServerCfg, ServerHandle};
+
+/// What the file configures.
+#[derive(Clone, Debug)]
+pub struct LocalVenues {
+    pub source: PathBuf,
+    pub hyperliquid: Option<HlServerCfg>,
+}
+
+fn problem(file: &str, message: String) -> ConfigErrors {
+    ConfigErrors(vec![Problem {
+        file: file.to_string(),
+        line: None,
+        path: String::new(),
+        message,
+    }])
+}
+
+impl LocalVenues {
+    /// Read and validate a local venues file.
+    pub fn load(path: impl AsRef<Path>) -> Result<LocalVenues, ConfigErrors> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let src = std::fs::read_to_string(path)
+            .map_err(|e| problem(&name, format!("cannot read: {e}")))?;
+        Self::parse(path, &src)
+    }
+
+    /// Validate the text of a local venues file; `path` names it in messages.
+    pub fn parse(path: impl AsRef<Path>, src: &str) -> Result<LocalVenues, ConfigErrors> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let mut d = Diagnostics::new(&name, src);
+        let doc = match toml_edit::Document::parse(src.to_string()) {
+            Ok(doc) => doc,
+            Err(e) => {
+                d.error(e.span(), "", format!("invalid TOML: {}", e.message().trim()));
+                return Err(ConfigErrors(d.problems));
+            }
+        };
+        let mut root = Obj::root(&doc);
+        let hyperliquid = match root.obj(&mut d, "hyperliquid") {
+            Some(mut o) => {
+                let c = hl_server::config::read(&mut o, &mut d);
+                o.finish(&mut d);
+                c
+            }
+            None => None,
+        };
+        root.finish(&mut d);
+        if !d.has_errors() && hyperliquid.is_none() {
+            d.error(Some(0..0), "", "no venue configured: add a [hyperliquid] section");
+        }
+        if d.has_errors() {
+            return Err(ConfigErrors(d.problems));
+        }
+        Ok(LocalVenues {
+            source: path.to_path_buf(),
+            hyperliquid,
+        })
+    }
+}
+
+/// The servers started from a [`LocalVenues`].
+pub struct Running {
+    pub hyperliquid: Option<ServerHandle>,
+}
+
+/// Why the servers could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("hyperliquid: {0}")]
+    Hyperliquid(#[from] hl_server::ServerError),
+}
+
+/// Start every configured server.
+pub async fn start(cfg: &LocalVenues) -> Result<Running, ServeError> {
+    let hyperliquid = match &cfg.hyperliquid {
+        Some(c) => Some(hl_server::spawn(c.clone()).await?),
+        None => None,
+    };
+    Ok(Running { hyperliquid })
+}
+
+/// Lines describing a running Hyperliquid server: where it listens, which signatures it takes, its
+/// markets and accounts.
+pub fn describe_hyperliquid(cfg: &HlServerCfg, h: &ServerHandle) -> Vec<String> {
+    let mut out = vec![format!(
+        "hyperliquid: listening on {} ({} signatures)",
+        h.url(),
+        cfg.chain
+    )];
+    h.with_state(|s| {
+        for m in s.engine.markets() {
+            out.push(format!(
+                "  market {} as coin {:?}, asset {} (szDecimals {})",
+                m.sim, m.coin, m.asset, m.sz_decimals
+            ));
+        }
+    });
+    for a in &cfg.accounts {
+        let mut line = format!("  account {} {:#x}", a.name, a.address);
+        if let Some(m) = &a.master {
+            line.push_str(&format!(" (sub-account of {m})"));
+        }
+        for g in &a.agents {
+            line.push_str(&format!(", agent {g:#x}"));
+        }
+        out.push(line);
+    }
+    out
+}
