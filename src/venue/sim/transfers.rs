@@ -1,0 +1,292 @@
+//! Deposits and withdrawals of the simulated exchange.
+//!
+//! A withdrawal takes its amount out of the account's available balance at once (it is held), and after the
+//! network's delay the amount leaves the account: the network fee is kept by the venue and `amount - fee`
+//! goes to the chain. A deposit is credited after the network's deposit delay. Every transfer has a record
+//! (pending, then completed) that can be listed by time.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::exchange::{SimExchange, SimReject};
+use crate::exec::{TransferKind, TransferState, TransferStatus};
+use crate::model::TimestampMs;
+
+/// One way to move an asset in or out of the venue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkCfg {
+    pub asset: String,
+    /// The venue's network name (e.g. `ARBITRUM`).
+    pub network: String,
+    /// Kept by the venue from each withdrawal.
+    pub withdraw_fee: Decimal,
+    /// Smallest withdrawal (before the fee).
+    pub withdraw_min: Decimal,
+    pub withdraw_delay_ms: u64,
+    pub deposit_delay_ms: u64,
+}
+
+/// A deposit or withdrawal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SimTransfer {
+    pub kind: TransferKind,
+    /// Increasing across the exchange.
+    pub id: String,
+    /// The caller's idempotency key (Binance `withdrawOrderId`).
+    pub client_id: Option<String>,
+    pub account: String,
+    pub asset: String,
+    pub network: String,
+    /// Destination of a withdrawal, or the deposit address.
+    pub address: String,
+    /// Taken from the account (withdrawal) or credited to it (deposit).
+    pub amount: Decimal,
+    /// Kept by the venue; the chain receives `amount - fee` of a withdrawal.
+    pub fee: Decimal,
+    pub tx_hash: Option<String>,
+    pub state: TransferState,
+    pub created_ms: TimestampMs,
+    /// When it completes (or completed).
+    pub completes_ms: TimestampMs,
+    pub updated_ms: TimestampMs,
+}
+
+impl SimTransfer {
+    /// The venue-interface view.
+    pub fn to_status(&self) -> TransferStatus {
+        TransferStatus {
+            kind: self.kind,
+            id: self.id.clone(),
+            client_id: self.client_id.clone(),
+            asset: self.asset.clone(),
+            network: self.network.clone(),
+            amount: self.amount,
+            fee: self.fee,
+            tx_hash: self.tx_hash.clone(),
+            state: self.state.clone(),
+            updated_ms: self.updated_ms,
+        }
+    }
+
+    /// A pending withdrawal holds its amount.
+    pub(super) fn holds(&self) -> bool {
+        self.kind == TransferKind::Withdrawal && self.state == TransferState::Pending
+    }
+}
+
+fn hex_digest(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex::encode(h.finalize())
+}
+
+impl SimExchange {
+    /// The networks configured for an asset.
+    pub fn networks(&self, asset: &str) -> Vec<&NetworkCfg> {
+        self.networks.iter().filter(|n| n.asset == asset).collect()
+    }
+
+    fn network(&self, asset: &str, network: &str) -> Result<&NetworkCfg, SimReject> {
+        self.networks
+            .iter()
+            .find(|n| n.asset == asset && n.network == network)
+            .ok_or_else(|| SimReject::UnknownNetwork {
+                asset: asset.to_string(),
+                network: network.to_string(),
+            })
+    }
+
+    /// The account's deposit address for an asset on a network: fixed per (account, network), `0x` + 40 hex.
+    pub fn deposit_address(
+        &self,
+        account: &str,
+        asset: &str,
+        network: &str,
+    ) -> Result<String, SimReject> {
+        self.account(account)?;
+        self.network(asset, network)?;
+        Ok(format!(
+            "0x{}",
+            &hex_digest(&["ballast-sim-deposit", account, network])[..40]
+        ))
+    }
+
+    /// Request a withdrawal. The amount is held at once and leaves after the network's delay. A request with
+    /// the `client_id` of an earlier withdrawal of the account returns that withdrawal and does nothing else
+    /// (idempotent retries).
+    #[allow(clippy::too_many_arguments)]
+    pub fn withdraw(
+        &mut self,
+        account: &str,
+        asset: &str,
+        network: &str,
+        address: &str,
+        amount: Decimal,
+        client_id: Option<String>,
+        now: TimestampMs,
+    ) -> Result<SimTransfer, SimReject> {
+        self.advance_to(now);
+        let a = self.account(account)?;
+        if let Some(c) = &client_id
+            && let Some(ix) = self.accounts[a as usize].withdrawals_by_client.get(c)
+        {
+            return Ok(self.transfers[*ix].clone());
+        }
+        let net = self.network(asset, network)?.clone();
+        if amount <= Decimal::ZERO {
+            return Err(SimReject::InvalidAmount(amount));
+        }
+        if amount < net.withdraw_min || amount <= net.withdraw_fee {
+            return Err(SimReject::WithdrawBelowMin {
+                asset: asset.to_string(),
+                amount,
+                min: net.withdraw_min.max(net.withdraw_fee),
+            });
+        }
+        let available = self.accounts[a as usize].available(asset);
+        if amount > available {
+            return Err(SimReject::InsufficientBalance {
+                asset: asset.to_string(),
+                needed: amount,
+                available,
+            });
+        }
+        self.accounts[a as usize].bal(asset).held += amount;
+        let ix = self.new_transfer(SimTransfer {
+            kind: TransferKind::Withdrawal,
+            id: String::new(),
+            client_id: client_id.clone(),
+            account: account.to_string(),
+            asset: asset.to_string(),
+            network: network.to_string(),
+            address: address.to_string(),
+            amount,
+            fee: net.withdraw_fee,
+            tx_hash: None,
+            state: TransferState::Pending,
+            created_ms: self.now,
+            completes_ms: self.now + net.withdraw_delay_ms as TimestampMs,
+            updated_ms: self.now,
+        });
+        if let Some(c) = client_id {
+            self.accounts[a as usize]
+                .withdrawals_by_client
+                .insert(c, ix);
+        }
+        self.complete_transfers(self.now);
+        Ok(self.transfers[ix].clone())
+    }
+
+    /// A deposit seen on a chain: credited to the account after the network's deposit delay.
+    pub fn deposit(
+        &mut self,
+        account: &str,
+        asset: &str,
+        network: &str,
+        amount: Decimal,
+        tx_hash: Option<String>,
+        now: TimestampMs,
+    ) -> Result<SimTransfer, SimReject> {
+        self.advance_to(now);
+        self.account(account)?;
+        let net = self.network(asset, network)?.clone();
+        if amount <= Decimal::ZERO {
+            return Err(SimReject::InvalidAmount(amount));
+        }
+        let address = self.deposit_address(account, asset, network)?;
+        let ix = self.new_transfer(SimTransfer {
+            kind: TransferKind::Deposit,
+            id: String::new(),
+            client_id: None,
+            account: account.to_string(),
+            asset: asset.to_string(),
+            network: network.to_string(),
+            address,
+            amount,
+            fee: Decimal::ZERO,
+            tx_hash,
+            state: TransferState::Pending,
+            created_ms: self.now,
+            completes_ms: self.now + net.deposit_delay_ms as TimestampMs,
+            updated_ms: self.now,
+        });
+        self.complete_transfers(self.now);
+        Ok(self.transfers[ix].clone())
+    }
+
+    /// A transfer of `account` by id.
+    pub fn transfer(&self, account: &str, id: &str) -> Result<Option<SimTransfer>, SimReject> {
+        let a = self.account(account)?;
+        Ok(self.accounts[a as usize]
+            .transfers
+            .iter()
+            .map(|i| &self.transfers[*i])
+            .find(|t| t.id == id)
+            .cloned())
+    }
+
+    /// Transfers of `account` created or updated at or after `since`, oldest first.
+    pub fn transfers_since(
+        &self,
+        account: &str,
+        since: TimestampMs,
+    ) -> Result<Vec<SimTransfer>, SimReject> {
+        let a = self.account(account)?;
+        Ok(self.accounts[a as usize]
+            .transfers
+            .iter()
+            .map(|i| &self.transfers[*i])
+            .filter(|t| t.updated_ms >= since)
+            .cloned()
+            .collect())
+    }
+
+    fn new_transfer(&mut self, mut t: SimTransfer) -> usize {
+        let ix = self.transfers.len();
+        t.id = (ix + 1).to_string();
+        let a = self.account(&t.account).expect("checked by the caller");
+        self.pending.insert((t.completes_ms, ix));
+        self.accounts[a as usize].transfers.push(ix);
+        self.transfers.push(t);
+        ix
+    }
+
+    /// Complete every pending transfer due at or before `now`, in completion order.
+    pub(super) fn complete_transfers(&mut self, now: TimestampMs) {
+        while let Some(&(due, ix)) = self.pending.first() {
+            if due > now {
+                break;
+            }
+            self.pending.pop_first();
+            let t = self.transfers[ix].clone();
+            let a = self.account(&t.account).expect("known account");
+            let bal = self.accounts[a as usize].bal(&t.asset);
+            match t.kind {
+                TransferKind::Withdrawal => {
+                    bal.total -= t.amount;
+                    bal.held -= t.amount;
+                    let e = self.audit_entry(&t.asset);
+                    e.fees += t.fee;
+                    e.withdrawn += t.amount - t.fee;
+                }
+                TransferKind::Deposit => {
+                    bal.total += t.amount;
+                    self.audit_entry(&t.asset).deposited += t.amount;
+                }
+            }
+            let rec = &mut self.transfers[ix];
+            rec.state = TransferState::Completed;
+            rec.updated_ms = due;
+            if rec.tx_hash.is_none() {
+                rec.tx_hash = Some(format!(
+                    "0x{}",
+                    hex_digest(&["ballast-sim-transfer", &rec.id, &rec.account])
+                ));
+            }
+        }
+    }
+}

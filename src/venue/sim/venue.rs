@@ -1,0 +1,333 @@
+//! [`SimVenue`]: the [`Venue`] interface over a shared [`SimExchange`], trading as one account.
+//!
+//! Each call waits the request latency (tokio time), then locks the exchange, advances it to the clock's
+//! now, applies the request and unlocks (the lock is never held across an await), then waits the response
+//! latency before returning. With `#[tokio::test(start_paused = true)]` and a
+//! [`TokioClock`](crate::exec::clock::TokioClock) all of this runs in virtual time.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use super::exchange::{NewOrder, OrderInfo, OrderRef, SimExchange, SimReject};
+use crate::exec::{
+    Balance, ClientOrderId, Clock, Depth, Fill, MarketRules, OrderRequest, OrderStatus, RejectKind,
+    TransferStatus, Venue, VenueError, WithdrawRequest,
+};
+use crate::model::TimestampMs;
+
+/// Simulated network and processing delays of a venue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Latency {
+    /// From the call to the moment the exchange applies it.
+    pub request_ms: u64,
+    /// From the moment the exchange applied it to the call's return.
+    pub response_ms: u64,
+    /// Each of the two delays is lengthened by a uniform draw in `0..=jitter_ms` (seeded).
+    pub jitter_ms: u64,
+    /// Fills show in `fills_since` only this long after they happened (a lagging fill feed).
+    pub fills_delay_ms: u64,
+}
+
+impl Latency {
+    /// No delays at all.
+    pub const ZERO: Latency = Latency {
+        request_ms: 0,
+        response_ms: 0,
+        jitter_ms: 0,
+        fills_delay_ms: 0,
+    };
+
+    /// Roughly Hyperliquid from a nearby client: about 0.2 s from request to confirmation.
+    pub fn hyperliquid() -> Latency {
+        Latency {
+            request_ms: 100,
+            response_ms: 50,
+            jitter_ms: 100,
+            fills_delay_ms: 0,
+        }
+    }
+
+    /// Roughly Binance from a cloud region close to it: tens of milliseconds.
+    pub fn binance() -> Latency {
+        Latency {
+            request_ms: 15,
+            response_ms: 10,
+            jitter_ms: 20,
+            fills_delay_ms: 0,
+        }
+    }
+}
+
+/// A [`Venue`] on a simulated exchange.
+pub struct SimVenue {
+    name: String,
+    account: String,
+    exchange: Arc<Mutex<SimExchange>>,
+    clock: Arc<dyn Clock>,
+    latency: Latency,
+    jitter: Mutex<ChaCha8Rng>,
+}
+
+impl SimVenue {
+    /// A venue named `name` trading as `account` on `exchange`, with time from `clock`. `seed` drives the
+    /// latency jitter.
+    pub fn new(
+        name: impl Into<String>,
+        account: impl Into<String>,
+        exchange: Arc<Mutex<SimExchange>>,
+        clock: Arc<dyn Clock>,
+        latency: Latency,
+        seed: u64,
+    ) -> SimVenue {
+        SimVenue {
+            name: name.into(),
+            account: account.into(),
+            exchange,
+            clock,
+            latency,
+            jitter: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
+        }
+    }
+
+    /// The exchange behind the venue.
+    pub fn exchange(&self) -> &Arc<Mutex<SimExchange>> {
+        &self.exchange
+    }
+
+    pub fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn lock(&self) -> MutexGuard<'_, SimExchange> {
+        self.exchange.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    async fn wait(&self, base_ms: u64) {
+        let jitter = if self.latency.jitter_ms > 0 {
+            let mut r = self.jitter.lock().unwrap_or_else(|e| e.into_inner());
+            r.random_range(0..=self.latency.jitter_ms)
+        } else {
+            0
+        };
+        let ms = base_ms + jitter;
+        if ms > 0 {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+    }
+
+    /// Wait the request latency, apply `f` to the exchange advanced to now, wait the response latency.
+    async fn call<R>(&self, f: impl FnOnce(&mut SimExchange, TimestampMs) -> R) -> R {
+        self.wait(self.latency.request_ms).await;
+        let r = {
+            let now = self.clock.now_ms();
+            let mut ex = self.lock();
+            ex.advance_to(now);
+            let now = ex.now();
+            f(&mut ex, now)
+        };
+        self.wait(self.latency.response_ms).await;
+        r
+    }
+
+    fn err(&self, e: SimReject) -> VenueError {
+        to_venue_error(&self.name, e)
+    }
+
+    fn status(&self, o: &OrderInfo) -> Result<OrderStatus, VenueError> {
+        o.to_status().ok_or_else(|| VenueError::Rejected {
+            venue: self.name.clone(),
+            code: None,
+            reason: format!("order {} has no client order id of ours", o.id),
+            kind: RejectKind::Other,
+        })
+    }
+
+    fn new_order(o: &OrderRequest) -> NewOrder {
+        NewOrder {
+            market: o.market.clone(),
+            side: o.side,
+            price: o.price,
+            qty: o.qty,
+            tif: o.tif,
+            client_id: Some(o.client_id.as_hex().to_string()),
+        }
+    }
+}
+
+fn cref(id: &ClientOrderId) -> OrderRef {
+    OrderRef::Client(id.as_hex().to_string())
+}
+
+/// Map an exchange rejection to the venue interface's error.
+pub fn to_venue_error(venue: &str, e: SimReject) -> VenueError {
+    let reason = e.to_string();
+    let rejected = |kind| VenueError::Rejected {
+        venue: venue.to_string(),
+        code: None,
+        reason: reason.clone(),
+        kind,
+    };
+    match e {
+        SimReject::PostOnlyWouldCross { .. } => rejected(RejectKind::PostOnlyWouldCross),
+        SimReject::IocNoMatch { .. } => rejected(RejectKind::IocNoMatch),
+        SimReject::Rules(_) | SimReject::WithdrawBelowMin { .. } | SimReject::InvalidAmount(_) => {
+            rejected(RejectKind::Rules)
+        }
+        SimReject::UnknownOrder => rejected(RejectKind::UnknownOrder),
+        SimReject::DuplicateClientId(_) => rejected(RejectKind::DuplicateClientId),
+        SimReject::InsufficientBalance { .. } => VenueError::InsufficientBalance {
+            venue: venue.to_string(),
+            reason,
+        },
+        SimReject::UnknownMarket(_)
+        | SimReject::UnknownAccount(_)
+        | SimReject::UnknownNetwork { .. } => rejected(RejectKind::Other),
+    }
+}
+
+#[async_trait]
+impl Venue for SimVenue {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn markets(&self) -> Result<Vec<MarketRules>, VenueError> {
+        Ok(self
+            .call(|ex, _| ex.markets().into_iter().cloned().collect())
+            .await)
+    }
+
+    async fn balances(&self) -> Result<Vec<Balance>, VenueError> {
+        self.call(|ex, _| ex.balances(&self.account))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn depth(&self, market: &str, levels: usize) -> Result<Depth, VenueError> {
+        self.call(|ex, _| ex.depth(market, levels))
+            .await
+            .map(|d| d.to_depth())
+            .map_err(|e| self.err(e))
+    }
+
+    async fn place(&self, order: &OrderRequest) -> Result<OrderStatus, VenueError> {
+        let placed = self
+            .call(|ex, now| ex.place(&self.account, Self::new_order(order), now))
+            .await
+            .map_err(|e| self.err(e))?;
+        self.status(&placed.order)
+    }
+
+    async fn replace(
+        &self,
+        old: &ClientOrderId,
+        old_known_filled: Decimal,
+        new: &OrderRequest,
+    ) -> Result<OrderStatus, VenueError> {
+        let r = self
+            .call(|ex, now| {
+                ex.replace(
+                    &self.account,
+                    &cref(old),
+                    Some(old_known_filled),
+                    Self::new_order(new),
+                    now,
+                )
+            })
+            .await
+            .map_err(|e| self.err(e))?;
+        match &r.new {
+            Some(p) => self.status(&p.order),
+            None => Err(VenueError::Rejected {
+                venue: self.name.clone(),
+                code: None,
+                reason: format!(
+                    "order {old} filled {} beyond the {old_known_filled} known; it was cancelled and \
+                     nothing was left to place",
+                    r.overfill
+                ),
+                kind: RejectKind::UnknownOrder,
+            }),
+        }
+    }
+
+    async fn cancel(&self, market: &str, id: &ClientOrderId) -> Result<OrderStatus, VenueError> {
+        let o = self
+            .call(|ex, now| ex.cancel(&self.account, Some(market), &cref(id), now))
+            .await
+            .map_err(|e| self.err(e))?;
+        self.status(&o)
+    }
+
+    async fn order_status(
+        &self,
+        market: &str,
+        id: &ClientOrderId,
+    ) -> Result<Option<OrderStatus>, VenueError> {
+        let o = self
+            .call(|ex, _| ex.order(&self.account, &cref(id)))
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(o.filter(|o| o.market == market).and_then(|o| o.to_status()))
+    }
+
+    async fn open_orders(&self, market: Option<&str>) -> Result<Vec<OrderStatus>, VenueError> {
+        let orders = self
+            .call(|ex, _| ex.open_orders(&self.account, market))
+            .await
+            .map_err(|e| self.err(e))?;
+        // Orders placed through other clients without one of our ids are left out.
+        Ok(orders.iter().filter_map(OrderInfo::to_status).collect())
+    }
+
+    async fn fills_since(&self, since: TimestampMs) -> Result<Vec<Fill>, VenueError> {
+        let delay = self.latency.fills_delay_ms as TimestampMs;
+        self.call(|ex, now| {
+            ex.fills_since(&self.account, since).map(|fills| {
+                fills
+                    .iter()
+                    .filter(|f| f.ts + delay <= now)
+                    .map(|f| f.to_fill())
+                    .collect()
+            })
+        })
+        .await
+        .map_err(|e| self.err(e))
+    }
+
+    async fn deposit_address(&self, asset: &str, network: &str) -> Result<String, VenueError> {
+        self.call(|ex, _| ex.deposit_address(&self.account, asset, network))
+            .await
+            .map_err(|e| self.err(e))
+    }
+
+    async fn withdraw(&self, req: &WithdrawRequest) -> Result<String, VenueError> {
+        self.call(|ex, now| {
+            ex.withdraw(
+                &self.account,
+                &req.asset,
+                &req.network,
+                &req.address,
+                req.amount,
+                Some(req.client_id.clone()),
+                now,
+            )
+        })
+        .await
+        .map(|t| t.id)
+        .map_err(|e| self.err(e))
+    }
+
+    async fn transfers_since(&self, since: TimestampMs) -> Result<Vec<TransferStatus>, VenueError> {
+        self.call(|ex, _| ex.transfers_since(&self.account, since))
+            .await
+            .map(|ts| ts.iter().map(|t| t.to_status()).collect())
+            .map_err(|e| self.err(e))
+    }
+}
