@@ -21,7 +21,7 @@ use crate::venue::hyperliquid::wire::parse_address;
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Settings {
     /// The live connection; `None` when the venue runs on the simulator.
-    pub live: Option<LiveSettings>,
+    pub live: Option<Box<LiveSettings>>,
 }
 
 /// Where the signing key comes from. Holds names, never key material.
@@ -261,7 +261,7 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<Settings> {
         crate::venue::hyperliquid::ratelimit::IP_WEIGHT_PER_MINUTE,
     );
     ok.then_some(Settings {
-        live: Some(LiveSettings {
+        live: Some(Box::new(LiveSettings {
             network,
             url,
             account,
@@ -276,7 +276,7 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<Settings> {
             order_expiry,
             bridge_address,
             ip_weight_per_minute,
-        }),
+        })),
     })
 }
 
@@ -361,7 +361,11 @@ mod tests {
         assert!(e[0].contains("keystore_password_env"), "{e:?}");
         let e = parse("network = \"mainnet\"\n").unwrap_err();
         assert!(e[0].contains("read-only venue"), "{e:?}");
-        let e = parse("network = \"mainnet\"\nkey_env = \"K\"\norder_expiry = \"1s\"\n").unwrap_err();
-        assert!(e[0].contains("c.toml:3: order_expiry: must be at least 2s"), "{e:?}");
+        let e =
+            parse("network = \"mainnet\"\nkey_env = \"K\"\norder_expiry = \"1s\"\n").unwrap_err();
+        assert!(
+            e[0].contains("c.toml:3: order_expiry: must be at least 2s"),
+            "{e:?}"
+        );
     }
 }

@@ -43,7 +43,11 @@ impl LocalVenues {
         let doc = match toml_edit::Document::parse(src.to_string()) {
             Ok(doc) => doc,
             Err(e) => {
-                d.error(e.span(), "", format!("invalid TOML: {}", e.message().trim()));
+                d.error(
+                    e.span(),
+                    "",
+                    format!("invalid TOML: {}", e.message().trim()),
+                );
                 return Err(ConfigErrors(d.problems));
             }
         };
@@ -58,7 +62,11 @@ impl LocalVenues {
         };
         root.finish(&mut d);
         if !d.has_errors() && hyperliquid.is_none() {
-            d.error(Some(0..0), "", "no venue configured: add a [hyperliquid] section");
+            d.error(
+                Some(0..0),
+                "",
+                "no venue configured: add a [hyperliquid] section",
+            );
         }
         if d.has_errors() {
             return Err(ConfigErrors(d.problems));

@@ -26,21 +26,18 @@ use super::errors::{self, map_error};
 use super::format;
 use super::info::{
     ClearinghouseState, FrontendOrder, InfoRequest, L2Book, LedgerDelta, LedgerUpdate,
-    OrderStatusAnswer, OrderWithStatus, SpotClearinghouseState, SpotMeta, UserFill,
-    UserRateLimit,
+    OrderStatusAnswer, OrderWithStatus, SpotClearinghouseState, SpotMeta, UserFill, UserRateLimit,
 };
 use super::nonce::{self, NonceSource};
 use super::ratelimit::RateModel;
 use super::signing::{KeySigner, Network, SIGNATURE_CHAIN_ID};
 use super::wire::{
-    Action, Addr, Amount, ApproveAgent, BatchModifyAction, CancelByCloidAction,
-    CancelByCloidWire, Cloid, Dec, ExchangeRequest, Grouping, LimitWire, ModifyWire, OidRef,
-    OkResponse, OrderAction, OrderTypeWire, OrderWire, ScheduleCancelAction, SpotSend,
-    StatusEntry, Tif, UsdClassTransfer, Withdraw3,
+    Action, Addr, Amount, ApproveAgent, BatchModifyAction, CancelByCloidAction, CancelByCloidWire,
+    Cloid, Dec, ExchangeRequest, Grouping, LimitWire, ModifyWire, OidRef, OkResponse, OrderAction,
+    OrderTypeWire, OrderWire, ScheduleCancelAction, SpotSend, StatusEntry, Tif, UsdClassTransfer,
+    Withdraw3,
 };
-use crate::config::hyperliquid::{
-    DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE, KeySource, LiveSettings,
-};
+use crate::config::hyperliquid::{DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE, KeySource, LiveSettings};
 use crate::exec::{
     Balance, ClientOrderId, Clock, Depth, Fill, Level, Liquidity, MarketRules, OrderRequest,
     OrderState, OrderStatus, RateHeadroom, RejectKind, SystemClock, TimeInForce, TransferKind,
@@ -473,7 +470,10 @@ impl HyperliquidClient {
                     RejectKind::Other,
                     format!(
                         "{t}: HTTP {s}: {}",
-                        String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>()
+                        String::from_utf8_lossy(&bytes)
+                            .chars()
+                            .take(300)
+                            .collect::<String>()
                     ),
                 ));
             }
@@ -524,6 +524,16 @@ impl HyperliquidClient {
         Ok(r)
     }
 
+    /// Sign and post an L1 action (order, cancel, modify, scheduleCancel...) as is: no rule checks, no
+    /// client-id tracking. For actions the `Venue` methods do not cover.
+    pub async fn send_action(
+        &self,
+        action: &Action,
+        expires_after: Option<u64>,
+    ) -> Result<OkResponse, VenueError> {
+        self.send_l1(action, expires_after).await
+    }
+
     /// Sign and post an L1 action.
     async fn send_l1(
         &self,
@@ -539,7 +549,13 @@ impl HyperliquidClient {
         let nonce = nonces.next(self.now() as u64);
         let vault = self.opts.vault_address;
         let signature = signer
-            .sign_l1(action, nonce, vault.as_ref(), expires_after, self.opts.network)
+            .sign_l1(
+                action,
+                nonce,
+                vault.as_ref(),
+                expires_after,
+                self.opts.network,
+            )
             .map_err(|e| self.err_rejected(RejectKind::Other, e.to_string()))?;
         let req = ExchangeRequest {
             action,
@@ -598,7 +614,12 @@ impl HyperliquidClient {
                 return Err(self.err_unknown(format!("{what}: {e} after sending")));
             }
         };
-        let text = || String::from_utf8_lossy(&bytes).chars().take(300).collect::<String>();
+        let text = || {
+            String::from_utf8_lossy(&bytes)
+                .chars()
+                .take(300)
+                .collect::<String>()
+        };
         match status {
             200 => {}
             429 => {
@@ -614,7 +635,10 @@ impl HyperliquidClient {
             s => {
                 return Err(self.err_rejected(
                     RejectKind::Other,
-                    format!("{what}: HTTP {s}: the venue could not read the request: {}", text()),
+                    format!(
+                        "{what}: HTTP {s}: the venue could not read the request: {}",
+                        text()
+                    ),
                 ));
             }
         }
@@ -797,6 +821,25 @@ impl HyperliquidClient {
         }
     }
 
+    /// An order found by cloid after a lost answer may have been rejected on entry: report that as the
+    /// rejection the answer would have carried.
+    fn unless_rejected(&self, s: OrderStatus) -> Result<OrderStatus, VenueError> {
+        let OrderState::Rejected(r) = &s.state else {
+            return Ok(s);
+        };
+        let reason = format!("order {} was rejected: {r}", s.client_id);
+        Err(match r.as_str() {
+            "insufficientSpotBalanceRejected" => VenueError::InsufficientBalance {
+                venue: self.name.clone(),
+                reason,
+            },
+            "iocCancelRejected" => self.err_rejected(RejectKind::IocNoMatch, reason),
+            "badAloPxRejected" => self.err_rejected(RejectKind::PostOnlyWouldCross, reason),
+            "tickRejected" | "minTradeNtlRejected" => self.err_rejected(RejectKind::Rules, reason),
+            _ => self.err_rejected(RejectKind::Other, reason),
+        })
+    }
+
     /// Place an order once: `Ok(Err(cause))` when the outcome is unknown.
     async fn place_once(
         &self,
@@ -835,6 +878,26 @@ impl HyperliquidClient {
             StatusEntry::Error(msg) => Err(map_error(&self.name, &msg)),
             _ => Ok(()),
         }
+    }
+
+    /// Cancel by the venue's order id; returns the order's final status.
+    pub async fn cancel_by_oid(&self, market: &str, oid: u64) -> Result<OrderStatus, VenueError> {
+        let (_, m) = self.market(market).await?;
+        let action = Action::Cancel(super::wire::CancelAction {
+            cancels: vec![super::wire::CancelWire {
+                a: m.asset,
+                o: oid,
+                f: false,
+            }],
+        });
+        if let StatusEntry::Error(msg) =
+            self.single(self.send_l1(&action, None).await?, "cancel")?
+        {
+            return Err(map_error(&self.name, &msg));
+        }
+        self.order_status_by_oid(oid)
+            .await?
+            .ok_or_else(|| self.err_rejected(RejectKind::UnknownOrder, errors::MISSING_ORDER))
     }
 
     /// Invalidate in-flight nonces (marks one as used).
@@ -895,7 +958,11 @@ impl HyperliquidClient {
     }
 
     /// Move USDC between the spot and perp balances of the account.
-    pub async fn usd_class_transfer(&self, amount: Decimal, to_perp: bool) -> Result<(), VenueError> {
+    pub async fn usd_class_transfer(
+        &self,
+        amount: Decimal,
+        to_perp: bool,
+    ) -> Result<(), VenueError> {
         let r = self
             .send_user(|nonce, chain| {
                 Action::UsdClassTransfer(UsdClassTransfer {
@@ -920,7 +987,11 @@ impl HyperliquidClient {
 
     /// Withdraw perp USDC to an Arbitrum address on the allow-list; returns the nonce that identifies it in
     /// the ledger.
-    pub async fn withdraw3(&self, destination: Address, amount: Decimal) -> Result<u64, VenueError> {
+    pub async fn withdraw3(
+        &self,
+        destination: Address,
+        amount: Decimal,
+    ) -> Result<u64, VenueError> {
         if !self.withdraw_allowed(&destination) {
             return Err(self.err_rejected(
                 RejectKind::Other,
@@ -947,7 +1018,11 @@ impl HyperliquidClient {
     }
 
     /// Approve an API wallet to sign L1 actions for this account (user-signed by the account's key).
-    pub async fn approve_agent(&self, agent: Address, name: Option<&str>) -> Result<(), VenueError> {
+    pub async fn approve_agent(
+        &self,
+        agent: Address,
+        name: Option<&str>,
+    ) -> Result<(), VenueError> {
         let r = self
             .send_user(|nonce, chain| {
                 Action::ApproveAgent(ApproveAgent {
@@ -1123,12 +1198,15 @@ impl Venue for HyperliquidClient {
         let prior = self.track().by_cloid.get(&order.client_id).copied();
         match prior {
             Some(Sent::Placed) => {
-                return self.order_status(&m.name, &order.client_id).await?.ok_or_else(|| {
-                    self.err_rejected(
-                        RejectKind::DuplicateClientId,
-                        format!("client id {} was already used", order.client_id),
-                    )
-                });
+                return self
+                    .order_status(&m.name, &order.client_id)
+                    .await?
+                    .ok_or_else(|| {
+                        self.err_rejected(
+                            RejectKind::DuplicateClientId,
+                            format!("client id {} was already used", order.client_id),
+                        )
+                    });
             }
             Some(Sent::InFlight { expires_at }) => {
                 let cause = self.err_unknown("an earlier request with this client id");
@@ -1136,7 +1214,7 @@ impl Venue for HyperliquidClient {
                     .resolve(&m.name, &order.client_id, expires_at, &cause)
                     .await?
                 {
-                    return Ok(s);
+                    return self.unless_rejected(s);
                 }
             }
             Some(Sent::NotPlaced) | None => {}
@@ -1159,7 +1237,7 @@ impl Venue for HyperliquidClient {
                         .resolve(&m.name, &order.client_id, expires_at, &cause)
                         .await?
                     {
-                        Some(s) => return Ok(s),
+                        Some(s) => return self.unless_rejected(s),
                         None if attempt == 0 => {
                             tracing::info!(venue = %self.name, cloid = %order.client_id, "order provably never placed; sending it again");
                             attempt += 1;
@@ -1439,9 +1517,13 @@ impl Venue for HyperliquidClient {
                 ),
             });
         }
-        let dest = super::wire::parse_address(&req.address.to_ascii_lowercase()).ok_or_else(|| {
-            self.err_rejected(RejectKind::Other, format!("{:?} is not an address", req.address))
-        })?;
+        let dest =
+            super::wire::parse_address(&req.address.to_ascii_lowercase()).ok_or_else(|| {
+                self.err_rejected(
+                    RejectKind::Other,
+                    format!("{:?} is not an address", req.address),
+                )
+            })?;
         if !self.withdraw_allowed(&dest) {
             return Err(self.err_rejected(
                 RejectKind::Other,
@@ -1453,7 +1535,10 @@ impl Venue for HyperliquidClient {
         if req.amount <= WITHDRAW_FEE {
             return Err(self.err_rejected(
                 RejectKind::Rules,
-                format!("{} USDC does not cover the {WITHDRAW_FEE} USDC fee", req.amount),
+                format!(
+                    "{} USDC does not cover the {WITHDRAW_FEE} USDC fee",
+                    req.amount
+                ),
             ));
         }
         let perp = self.withdrawable().await?;
@@ -1528,7 +1613,11 @@ mod tests {
     #[test]
     fn the_universe_names_pairs_and_uses_the_base_decimals() {
         let meta = SpotMeta {
-            tokens: vec![token("USDC", 0, 8), token("PURR", 1, 0), token("USDT0", 268, 2)],
+            tokens: vec![
+                token("USDC", 0, 8),
+                token("PURR", 1, 0),
+                token("USDT0", 268, 2),
+            ],
             universe: vec![
                 SpotPair {
                     name: "PURR/USDC".into(),

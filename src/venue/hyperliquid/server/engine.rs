@@ -23,8 +23,8 @@ use super::super::wire::{
 use crate::exec::{Liquidity, PriceGrid, TimeInForce};
 use crate::model::{Side, TimestampMs};
 use crate::venue::sim::{
-    NetworkCfg, NewOrder, OrderInfo, OrderRef, SimExchange, SimExchangeCfg, SimFill,
-    SimOrderState, SimReject,
+    NetworkCfg, NewOrder, OrderInfo, OrderRef, SimExchange, SimExchangeCfg, SimFill, SimOrderState,
+    SimReject,
 };
 
 /// The mainnet token id of USDC.
@@ -115,7 +115,11 @@ fn sim_reject_text(r: &SimReject, m: &HlMarket) -> String {
 
 impl Engine {
     /// Build the exchange. `cfg.markets` must follow the venue's spot rules.
-    pub fn new(cfg: &SimExchangeCfg, idx: &Indices, start_ms: TimestampMs) -> Result<Engine, String> {
+    pub fn new(
+        cfg: &SimExchangeCfg,
+        idx: &Indices,
+        start_ms: TimestampMs,
+    ) -> Result<Engine, String> {
         let mut cfg = cfg.clone();
         // Token sizes from the markets whose base they are.
         let mut token_sz: BTreeMap<String, u32> = BTreeMap::new();
@@ -389,7 +393,10 @@ impl Engine {
     fn entry_of(&self, info: &OrderInfo) -> StatusEntry {
         let cloid = info.client_id.as_deref().and_then(Cloid::parse);
         match info.state {
-            SimOrderState::Open => StatusEntry::Resting(RestingWire { oid: info.id, cloid }),
+            SimOrderState::Open => StatusEntry::Resting(RestingWire {
+                oid: info.id,
+                cloid,
+            }),
             _ => StatusEntry::Filled(FilledWire {
                 total_sz: Dec(info.filled),
                 avg_px: Dec(info.avg_price().unwrap_or(info.price)),
@@ -589,7 +596,12 @@ impl Engine {
     }
 
     /// Fills of `account` with `start <= time <= end`, oldest first.
-    pub fn fills(&self, account: &str, start: TimestampMs, end: Option<TimestampMs>) -> Vec<UserFill> {
+    pub fn fills(
+        &self,
+        account: &str,
+        start: TimestampMs,
+        end: Option<TimestampMs>,
+    ) -> Vec<UserFill> {
         self.ex
             .fills_since(account, start)
             .unwrap_or_default()

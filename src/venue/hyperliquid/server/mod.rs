@@ -235,7 +235,10 @@ fn unprocessable(e: serde_json::Error) -> Response {
 fn too_many(retry_after_ms: u64) -> Response {
     (
         StatusCode::TOO_MANY_REQUESTS,
-        [(header::RETRY_AFTER, retry_after_ms.div_ceil(1000).to_string())],
+        [(
+            header::RETRY_AFTER,
+            retry_after_ms.div_ceil(1000).to_string(),
+        )],
         "Too many requests.",
     )
         .into_response()

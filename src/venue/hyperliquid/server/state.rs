@@ -22,9 +22,7 @@ use super::super::info::{
     PerpMeta, SpotClearinghouseState, UserRateLimit,
 };
 use super::super::nonce::NonceSet;
-use super::super::ratelimit::{
-    ADDRESS_THROTTLED_INTERVAL_MS, address_cap, cancel_cap,
-};
+use super::super::ratelimit::{ADDRESS_THROTTLED_INTERVAL_MS, address_cap, cancel_cap};
 use super::super::signing::{Network, connection_id, l1_digest};
 use super::super::wire::{
     Action, Addr, ExchangeRequest, ExchangeResponse, OkResponse, StatusEntry, Statuses, lower,
@@ -102,6 +100,43 @@ pub struct State {
     pub withdrawals: Vec<Withdrawal>,
     address_budget: bool,
     ledger_seq: u64,
+}
+
+/// The address that signed a request, as the venue recovers it for `network`: the action is serialized
+/// again canonically (L1: msgpack with nonce, vault and expiresAfter, phantom agent with the network's
+/// source; user-signed: EIP-712 with the action's `signatureChainId`, whose `hyperliquidChain` must be the
+/// network's). A request signed over anything else recovers to another address.
+pub fn recover_signer(req: &ExchangeRequest, network: Network) -> Result<Address, String> {
+    match req.action.user_signed_meta() {
+        None => {
+            let cid = connection_id(
+                &req.action,
+                req.nonce,
+                req.vault_address.as_ref().map(|v| &v.0),
+                req.expires_after,
+            )
+            .map_err(|e| e.to_string())?;
+            req.signature
+                .recover(&l1_digest(&cid, network))
+                .map_err(|e| e.to_string())
+        }
+        Some((chain_id, hl_chain, _)) => {
+            let chain_id = chain_id
+                .strip_prefix("0x")
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+                .ok_or_else(|| format!("Invalid signatureChainId {chain_id:?}."))?;
+            if hl_chain != network.chain_name() {
+                return Err(format!(
+                    "Invalid hyperliquidChain {hl_chain:?}: this is {}.",
+                    network.chain_name()
+                ));
+            }
+            let typed = req.action.typed().expect("user-signed");
+            req.signature
+                .recover(&typed.digest(chain_id))
+                .map_err(|e| e.to_string())
+        }
+    }
 }
 
 fn err(msg: impl Into<String>) -> ExchangeResponse {
@@ -223,7 +258,13 @@ impl State {
     pub fn deposit(&mut self, a: Address, amount: Decimal, now: TimestampMs) {
         self.ensure_user(a);
         self.users.get_mut(&a).expect("ensured").perp += amount;
-        self.record(a, now, LedgerDelta::Deposit { usdc: amount.into() });
+        self.record(
+            a,
+            now,
+            LedgerDelta::Deposit {
+                usdc: amount.into(),
+            },
+        );
     }
 
     /// Perp USDC of an address.
@@ -236,40 +277,12 @@ impl State {
         self.name_of(a).map(str::to_string)
     }
 
-    fn recover(&self, req: &ExchangeRequest) -> Result<Address, String> {
-        match req.action.user_signed_meta() {
-            None => {
-                let cid = connection_id(
-                    &req.action,
-                    req.nonce,
-                    req.vault_address.as_ref().map(|v| &v.0),
-                    req.expires_after,
-                )
-                .map_err(|e| e.to_string())?;
-                req.signature
-                    .recover(&l1_digest(&cid, self.network))
-                    .map_err(|e| e.to_string())
-            }
-            Some((chain_id, hl_chain, _)) => {
-                let chain_id = chain_id
-                    .strip_prefix("0x")
-                    .and_then(|h| u64::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| format!("Invalid signatureChainId {chain_id:?}."))?;
-                if hl_chain != self.network.chain_name() {
-                    return Err(format!(
-                        "Invalid hyperliquidChain {hl_chain:?}: this is {}.",
-                        self.network.chain_name()
-                    ));
-                }
-                let typed = req.action.typed().expect("user-signed");
-                req.signature
-                    .recover(&typed.digest(chain_id))
-                    .map_err(|e| e.to_string())
-            }
-        }
-    }
-
-    fn spend_budget(&mut self, acting: Address, action: &Action, now: TimestampMs) -> Result<(), String> {
+    fn spend_budget(
+        &mut self,
+        acting: Address,
+        action: &Action,
+        now: TimestampMs,
+    ) -> Result<(), String> {
         if !self.address_budget {
             return Ok(());
         }
@@ -303,7 +316,7 @@ impl State {
     /// The `/exchange` pipeline for a request that deserialized.
     pub fn exchange(&mut self, req: ExchangeRequest, now: TimestampMs) -> ExchangeResponse {
         self.tick(now);
-        let signer = match self.recover(&req) {
+        let signer = match recover_signer(&req, self.network) {
             Ok(a) => a,
             Err(msg) => return err(msg),
         };
@@ -504,7 +517,15 @@ impl State {
                         _ => return err(format!("Invalid sub-account {}.", a.from_sub_account)),
                     }
                 };
-                self.transfer(source, from, a.destination.0, to, &token, a.amount.value, now)
+                self.transfer(
+                    source,
+                    from,
+                    a.destination.0,
+                    to,
+                    &token,
+                    a.amount.value,
+                    now,
+                )
             }
             Action::Withdraw3(a) => {
                 let amount = a.amount.value;
@@ -566,7 +587,8 @@ impl State {
                 let name = a.agent_name.filter(|n| !n.is_empty());
                 if name.is_none() {
                     // A new unnamed agent replaces the previous unnamed one.
-                    self.agents.retain(|_, g| !(g.master == user && g.name.is_none()));
+                    self.agents
+                        .retain(|_, g| !(g.master == user && g.name.is_none()));
                 }
                 self.agents.insert(agent, Agent { master: user, name });
                 ok_default()
@@ -628,7 +650,12 @@ impl State {
             LedgerDelta::SpotTransfer {
                 token: token.to_string(),
                 amount: amount.into(),
-                usdc_value: if token == "USDC" { amount } else { Decimal::ZERO }.into(),
+                usdc_value: if token == "USDC" {
+                    amount
+                } else {
+                    Decimal::ZERO
+                }
+                .into(),
                 user: Addr(from),
                 destination: Addr(to),
                 fee: Decimal::ZERO.into(),
