@@ -244,7 +244,7 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<Settings> {
         None => Vec::new(),
     };
     let request_timeout = o.or(d, "request_timeout", Duration::from_secs(10));
-    let order_expiry = o.or(d, "order_expiry", Duration::from_secs(30));
+    let order_expiry = o.or(d, "order_expiry", Duration::from_secs(10));
     if order_expiry < Duration::from_secs(2) {
         if let Some(f) = o.field("order_expiry") {
             f.invalid(
@@ -312,7 +312,7 @@ mod tests {
         assert_eq!(s.url, "https://api.hyperliquid.xyz");
         assert_eq!(s.key, Some(KeySource::Env("HL_KEY".into())));
         assert!(!s.agent);
-        assert_eq!(s.order_expiry, Duration::from_secs(30));
+        assert_eq!(s.order_expiry, Duration::from_secs(10));
         let s = parse(
             "network = \"testnet\"\nurl = \"http://127.0.0.1:3001/\"\nkeystore = \"keys/hl.json\"\nkeystore_password_env = \"HL_PW\"\nagent = true\naccount = \"0x14791697260E4c9A71f18484C9f997B308e59325\"\nwithdraw_addresses = [\"0x14791697260e4c9a71f18484c9f997b308e59325\"]\n",
         )

@@ -101,7 +101,7 @@ impl ClientOptions {
             taker_fee: DEFAULT_TAKER_FEE,
             withdraw_addresses: Vec::new(),
             request_timeout: Duration::from_secs(10),
-            order_expiry: Duration::from_secs(30),
+            order_expiry: Duration::from_secs(10),
             bridge_address: None,
             ip_weight_per_minute: super::ratelimit::IP_WEIGHT_PER_MINUTE,
         }
