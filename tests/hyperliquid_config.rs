@@ -12,23 +12,9 @@ const KEY: &str = "0x01234567890123456789012345678901234567890123456789012345678
 const ADDRESS: &str = "0x14791697260e4c9a71f18484c9f997b308e59325";
 
 fn live(key: Option<KeySource>) -> LiveSettings {
-    let o = ClientOptions::new(Network::Testnet);
-    LiveSettings {
-        network: o.network,
-        url: o.url,
-        account: None,
-        key,
-        agent: false,
-        vault_address: None,
-        markets: vec![],
-        maker_fee: o.maker_fee,
-        taker_fee: o.taker_fee,
-        withdraw_addresses: vec![],
-        request_timeout: Duration::from_secs(5),
-        order_expiry: Duration::from_secs(10),
-        bridge_address: None,
-        ip_weight_per_minute: 1200,
-    }
+    let mut client = ClientOptions::new(Network::Testnet);
+    client.request_timeout = Duration::from_secs(5);
+    LiveSettings { client, key }
 }
 
 #[test]

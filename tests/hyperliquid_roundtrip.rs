@@ -261,6 +261,35 @@ async fn replace_modifies_and_reduces_by_fills_the_caller_has_not_seen() {
         (third.client_id.clone(), d("30"))
     );
 
+    // A single `modify` by oid answers `default`; the order keeps its cloid under a new oid.
+    let asset = h.with_state(|s| s.engine.markets()[0].asset);
+    let modify = Action::Modify(ballast::venue::hyperliquid::wire::ModifyWire {
+        oid: ballast::venue::hyperliquid::wire::OidRef::Oid(third.venue_order_id.parse().unwrap()),
+        order: OrderWire {
+            c: Some((&third.client_id).into()),
+            ..match raw_order(asset, true, "0.9991", "30", Tif::Alo) {
+                Action::Order(mut o) => o.orders.remove(0),
+                _ => unreachable!(),
+            }
+        },
+    });
+    assert_eq!(
+        alice.send_action(&modify, None).await.unwrap(),
+        OkResponse::Default
+    );
+    let moved = alice
+        .order_status(MARKET, &third.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (moved.price, moved.state.clone()),
+        (d("0.9991"), OrderState::Open)
+    );
+    assert_ne!(moved.venue_order_id, third.venue_order_id);
+    let e = alice.send_action(&modify, None).await.unwrap_err();
+    assert_eq!(kind(&e), Some(RejectKind::UnknownOrder), "{e}");
+
     // The old order is gone: a replace fails as unknown and places nothing.
     let e = alice
         .replace(
@@ -1047,4 +1076,33 @@ async fn markets_come_from_spot_meta_with_the_venue_rules() {
     let (_, body) = post(&h, "/info", r#"{"type":"meta"}"#.into()).await;
     assert!(body.contains("\"universe\":[]"), "{body}");
     let _ = ClientOptions::new(Network::Mainnet);
+}
+
+#[tokio::test]
+async fn a_fast_local_clock_never_concludes_that_a_lost_order_was_not_placed() {
+    // Our clock runs 20 s ahead of the venue's: by our clock the order's expiry passes long before the
+    // venue's does, when the request could still execute. Only the venue's clock may settle it.
+    let (h, k) = start().await;
+    let ahead: Arc<dyn Clock> = Arc::new(ballast::exec::clock::TokioClock::new(
+        SystemClock.now_ms() + 20_000,
+    ));
+    let mut o = options(&h, Network::Testnet);
+    o.request_timeout = Duration::from_secs(1);
+    let alice = HyperliquidClient::new("hl", o, Some(KeySigner::from_hex(&k.alice).unwrap()))
+        .unwrap()
+        .with_clock(ahead);
+    h.inject(Fault::LoseRequest);
+    let e = alice
+        .place(&order(
+            Side::Buy,
+            "0.999",
+            "20",
+            TimeInForce::PostOnly,
+            "skewed",
+        ))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, VenueError::UnknownOutcome { .. }), "{e}");
+    assert!(!e.did_not_happen());
+    assert!(alice.open_orders(None).await.unwrap().is_empty());
 }

@@ -14,8 +14,9 @@ use alloy::primitives::Address;
 use rust_decimal::Decimal;
 
 use super::reader::{Diagnostics, Field, FromField, Obj, choice};
-use crate::venue::hyperliquid::Network;
+use crate::venue::hyperliquid::client::{DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE};
 use crate::venue::hyperliquid::wire::parse_address;
+use crate::venue::hyperliquid::{ClientOptions, Network};
 
 /// Settings of a hyperliquid venue.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,41 +34,13 @@ pub enum KeySource {
     Keystore { path: PathBuf, password_env: String },
 }
 
-/// A live Hyperliquid connection.
+/// A live Hyperliquid connection: the client's options (everything but the key) and where the key is.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LiveSettings {
-    pub network: Network,
-    /// API base URL (`https://api.hyperliquid.xyz` for mainnet, the testnet API otherwise).
-    pub url: String,
-    /// The address whose balances and orders are read (master or sub-account). Defaults to the vault when
-    /// one is set, else to the key's address (not allowed with `agent = true`).
-    pub account: Option<Address>,
+    pub client: ClientOptions,
     /// The signing key; without one the venue is read-only.
     pub key: Option<KeySource>,
-    /// The key is an API wallet (agent) approved for `account`.
-    pub agent: bool,
-    /// Sub-account or vault the L1 actions act for.
-    pub vault_address: Option<Address>,
-    /// Markets to trade (`BASE/QUOTE` or `@index`); empty = every spot pair.
-    pub markets: Vec<String>,
-    pub maker_fee: Decimal,
-    pub taker_fee: Decimal,
-    /// Addresses `withdraw3` may send to; defaults to the account's own address.
-    pub withdraw_addresses: Vec<Address>,
-    pub request_timeout: Duration,
-    /// `expiresAfter` of order actions: a request still in flight after this long can no longer execute,
-    /// which is what lets a lost request be resolved.
-    pub order_expiry: Duration,
-    /// Override of the bridge contract deposits are sent to.
-    pub bridge_address: Option<Address>,
-    /// IP weight budget per minute the client allows itself (1200 on the venue).
-    pub ip_weight_per_minute: u32,
 }
-
-/// Default spot maker fee (base tier).
-pub const DEFAULT_MAKER_FEE: Decimal = Decimal::from_parts(4, 0, 0, false, 4);
-/// Default spot taker fee (base tier).
-pub const DEFAULT_TAKER_FEE: Decimal = Decimal::from_parts(7, 0, 0, false, 4);
 
 const LIVE_KEYS: [&str; 14] = [
     "url",
@@ -168,12 +141,10 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<Settings> {
             None
         }
         (Some(var), None, None) => Some(KeySource::Env(var)),
-        (Some(_), None, Some(_)) => {
-            d.error(
-                o.span.clone(),
-                format!("{}.keystore_password_env", o.path),
-                "only used with `keystore`",
-            );
+        (_, None, Some(_)) => {
+            if let Some(f) = o.field("keystore_password_env") {
+                f.invalid(d, "only used with `keystore`");
+            }
             ok = false;
             None
         }
@@ -190,15 +161,6 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<Settings> {
                 o.span.clone(),
                 &o.path,
                 "`keystore` needs `keystore_password_env`, the environment variable holding its password",
-            );
-            ok = false;
-            None
-        }
-        (None, None, Some(_)) => {
-            d.error(
-                o.span.clone(),
-                format!("{}.keystore_password_env", o.path),
-                "only used with `keystore`",
             );
             ok = false;
             None
@@ -262,20 +224,22 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<Settings> {
     );
     ok.then_some(Settings {
         live: Some(Box::new(LiveSettings {
-            network,
-            url,
-            account,
+            client: ClientOptions {
+                network,
+                url,
+                account,
+                agent,
+                vault_address,
+                markets,
+                maker_fee,
+                taker_fee,
+                withdraw_addresses,
+                request_timeout,
+                order_expiry,
+                bridge_address,
+                ip_weight_per_minute,
+            },
             key,
-            agent,
-            vault_address,
-            markets,
-            maker_fee,
-            taker_fee,
-            withdraw_addresses,
-            request_timeout,
-            order_expiry,
-            bridge_address,
-            ip_weight_per_minute,
         })),
     })
 }
@@ -309,17 +273,17 @@ mod tests {
             .unwrap()
             .live
             .unwrap();
-        assert_eq!(s.url, "https://api.hyperliquid.xyz");
+        assert_eq!(s.client.url, "https://api.hyperliquid.xyz");
         assert_eq!(s.key, Some(KeySource::Env("HL_KEY".into())));
-        assert!(!s.agent);
-        assert_eq!(s.order_expiry, Duration::from_secs(10));
+        assert!(!s.client.agent);
+        assert_eq!(s.client.order_expiry, Duration::from_secs(10));
         let s = parse(
             "network = \"testnet\"\nurl = \"http://127.0.0.1:3001/\"\nkeystore = \"keys/hl.json\"\nkeystore_password_env = \"HL_PW\"\nagent = true\naccount = \"0x14791697260E4c9A71f18484C9f997B308e59325\"\nwithdraw_addresses = [\"0x14791697260e4c9a71f18484c9f997b308e59325\"]\n",
         )
         .unwrap()
         .live
         .unwrap();
-        assert_eq!(s.url, "http://127.0.0.1:3001");
+        assert_eq!(s.client.url, "http://127.0.0.1:3001");
         assert_eq!(
             s.key,
             Some(KeySource::Keystore {
@@ -327,8 +291,8 @@ mod tests {
                 password_env: "HL_PW".into()
             })
         );
-        assert_eq!(s.withdraw_addresses.len(), 1);
-        assert!(s.agent);
+        assert_eq!(s.client.withdraw_addresses.len(), 1);
+        assert!(s.client.agent);
     }
 
     #[test]

@@ -5,8 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::ConfigErrors;
-use crate::config::reader::{Diagnostics, Obj, Problem};
+use crate::config::reader::Obj;
+use crate::config::{self, ConfigErrors};
 use crate::venue::hyperliquid::server::{self as hl_server, HlServerCfg, ServerHandle};
 
 /// What the file configures.
@@ -16,64 +16,38 @@ pub struct LocalVenues {
     pub hyperliquid: Option<HlServerCfg>,
 }
 
-fn problem(file: &str, message: String) -> ConfigErrors {
-    ConfigErrors(vec![Problem {
-        file: file.to_string(),
-        line: None,
-        path: String::new(),
-        message,
-    }])
-}
-
 impl LocalVenues {
     /// Read and validate a local venues file.
     pub fn load(path: impl AsRef<Path>) -> Result<LocalVenues, ConfigErrors> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let src = std::fs::read_to_string(path)
-            .map_err(|e| problem(&name, format!("cannot read: {e}")))?;
-        Self::parse(path, &src)
+        Self::parse(path, &config::read_text(path)?)
     }
 
     /// Validate the text of a local venues file; `path` names it in messages.
     pub fn parse(path: impl AsRef<Path>, src: &str) -> Result<LocalVenues, ConfigErrors> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let mut d = Diagnostics::new(&name, src);
-        let doc = match toml_edit::Document::parse(src.to_string()) {
-            Ok(doc) => doc,
-            Err(e) => {
+        config::parse_toml(path, src, |doc, d| {
+            let mut root = Obj::root(doc);
+            let hyperliquid = match root.obj(d, "hyperliquid") {
+                Some(mut o) => {
+                    let c = hl_server::config::read(&mut o, d);
+                    o.finish(d);
+                    c
+                }
+                None => None,
+            };
+            root.finish(d);
+            if !d.has_errors() && hyperliquid.is_none() {
                 d.error(
-                    e.span(),
+                    Some(0..0),
                     "",
-                    format!("invalid TOML: {}", e.message().trim()),
+                    "no venue configured: add a [hyperliquid] section",
                 );
-                return Err(ConfigErrors(d.problems));
             }
-        };
-        let mut root = Obj::root(&doc);
-        let hyperliquid = match root.obj(&mut d, "hyperliquid") {
-            Some(mut o) => {
-                let c = hl_server::config::read(&mut o, &mut d);
-                o.finish(&mut d);
-                c
-            }
-            None => None,
-        };
-        root.finish(&mut d);
-        if !d.has_errors() && hyperliquid.is_none() {
-            d.error(
-                Some(0..0),
-                "",
-                "no venue configured: add a [hyperliquid] section",
-            );
-        }
-        if d.has_errors() {
-            return Err(ConfigErrors(d.problems));
-        }
-        Ok(LocalVenues {
-            source: path.to_path_buf(),
-            hyperliquid,
+            Some(LocalVenues {
+                source: path.to_path_buf(),
+                hyperliquid,
+            })
         })
     }
 }

@@ -37,7 +37,7 @@ use super::wire::{
     OrderTypeWire, OrderWire, ScheduleCancelAction, SpotSend, StatusEntry, Tif, UsdClassTransfer,
     Withdraw3,
 };
-use crate::config::hyperliquid::{DEFAULT_MAKER_FEE, DEFAULT_TAKER_FEE, KeySource, LiveSettings};
+use crate::config::hyperliquid::{KeySource, LiveSettings};
 use crate::exec::{
     Balance, ClientOrderId, Clock, Depth, Fill, Level, Liquidity, MarketRules, OrderRequest,
     OrderState, OrderStatus, RateHeadroom, RejectKind, SystemClock, TimeInForce, TransferKind,
@@ -59,8 +59,13 @@ const FILLS_PAGE: usize = 2000;
 const TRACKED_IDS: usize = 50_000;
 /// Re-read `userRateLimit` this often.
 const RATE_LIMIT_REFRESH_MS: i64 = 60_000;
-/// Extra time after an order's `expiresAfter` before a missing order is taken as never placed.
-const EXPIRY_GRACE_MS: i64 = 2_000;
+/// How long after an order's `expiresAfter` (by our clock) the client keeps trying to resolve it.
+const EXPIRY_GRACE_MS: i64 = 5_000;
+
+/// Default spot maker fee (base tier).
+pub const DEFAULT_MAKER_FEE: Decimal = Decimal::from_parts(4, 0, 0, false, 4);
+/// Default spot taker fee (base tier).
+pub const DEFAULT_TAKER_FEE: Decimal = Decimal::from_parts(7, 0, 0, false, 4);
 
 /// Everything about a client except its key.
 #[derive(Clone, Debug, PartialEq)]
@@ -111,26 +116,6 @@ impl ClientOptions {
     pub fn at(mut self, url: impl Into<String>) -> Self {
         self.url = url.into().trim_end_matches('/').to_string();
         self
-    }
-}
-
-impl From<&LiveSettings> for ClientOptions {
-    fn from(s: &LiveSettings) -> Self {
-        ClientOptions {
-            network: s.network,
-            url: s.url.clone(),
-            account: s.account,
-            agent: s.agent,
-            vault_address: s.vault_address,
-            markets: s.markets.clone(),
-            maker_fee: s.maker_fee,
-            taker_fee: s.taker_fee,
-            withdraw_addresses: s.withdraw_addresses.clone(),
-            request_timeout: s.request_timeout,
-            order_expiry: s.order_expiry,
-            bridge_address: s.bridge_address,
-            ip_weight_per_minute: s.ip_weight_per_minute,
-        }
     }
 }
 
@@ -213,6 +198,13 @@ impl Universe {
 
     pub fn by_asset(&self, asset: u32) -> Option<&MarketInfo> {
         self.by_asset.get(&asset).map(|&i| &self.markets[i])
+    }
+
+    /// The market name of a coin (the coin itself when unknown).
+    pub fn name_of(&self, coin: &str) -> String {
+        self.get(coin)
+            .map(|m| m.name.clone())
+            .unwrap_or_else(|| coin.to_string())
     }
 
     /// `NAME:tokenId`, as spotSend wants it.
@@ -366,7 +358,7 @@ impl HyperliquidClient {
                 Some(KeySigner::from_keystore(path, &pw)?)
             }
         };
-        Self::new(name, ClientOptions::from(s), signer)
+        Self::new(name, s.client.clone(), signer)
     }
 
     /// Use another clock (tests, simulations). Nonces still never go backwards.
@@ -784,8 +776,23 @@ impl HyperliquidClient {
         }
     }
 
-    /// Wait until a cloid sent with `expires_at` is found on the venue, or provably never placed.
-    /// `Ok(Some)`: found; `Ok(None)`: expired and absent; `Err`: still unknown when giving up.
+    /// The venue's clock, as its book snapshot of `market` states it.
+    async fn venue_time(&self, market: &str) -> Result<TimestampMs, VenueError> {
+        let (_, m) = self.market(market).await?;
+        let b: L2Book = self
+            .info(&InfoRequest::L2Book {
+                coin: m.coin,
+                n_sig_figs: None,
+                mantissa: None,
+            })
+            .await?;
+        Ok(b.time)
+    }
+
+    /// Wait until a cloid sent with `expires_at` is found on the venue, or is provably never placed: absent
+    /// when read after the *venue's* clock (not ours, which may be skewed) has passed the expiry, when the
+    /// request can no longer execute. `Ok(Some)`: found; `Ok(None)`: never placed; `Err(UnknownOutcome)`:
+    /// still unknown when giving up (after the expiry, a grace and a request timeout by our clock).
     async fn resolve(
         &self,
         market: &str,
@@ -793,10 +800,21 @@ impl HyperliquidClient {
         expires_at: TimestampMs,
         cause: &VenueError,
     ) -> Result<Option<OrderStatus>, VenueError> {
-        let deadline = expires_at + EXPIRY_GRACE_MS;
+        let give_up = expires_at + EXPIRY_GRACE_MS + self.opts.request_timeout.as_millis() as i64;
         let mut last_err = cause.to_string();
         loop {
-            let now = self.now();
+            // The venue's time first: an order absent after that cannot appear any more.
+            let expired_on_venue = if self.now() >= expires_at {
+                match self.venue_time(market).await {
+                    Ok(t) => t > expires_at,
+                    Err(e) => {
+                        last_err = e.to_string();
+                        false
+                    }
+                }
+            } else {
+                false
+            };
             match self.order_status(market, id).await {
                 Ok(Some(s)) => {
                     if let Ok(oid) = s.venue_order_id.parse::<u64>() {
@@ -804,19 +822,20 @@ impl HyperliquidClient {
                     }
                     return Ok(Some(s));
                 }
-                Ok(None) if now >= deadline => {
+                Ok(None) if expired_on_venue => {
                     self.track().set(id, Sent::NotPlaced);
                     return Ok(None);
                 }
                 Ok(None) => {}
                 Err(e) => last_err = e.to_string(),
             }
-            if now >= deadline + self.opts.request_timeout.as_millis() as i64 {
+            let now = self.now();
+            if now >= give_up {
                 return Err(self.err_unknown(format!(
                     "order {id} still unresolved ({last_err}); query it by client id before acting on it"
                 )));
             }
-            let wait = (deadline - now).clamp(200, 1000) as u64;
+            let wait = (expires_at - now).clamp(200, 1000) as u64;
             tokio::time::sleep(Duration::from_millis(wait)).await;
         }
     }
@@ -1111,10 +1130,7 @@ fn to_status(u: &Universe, o: &OrderWithStatus) -> OrderStatus {
             .map(Cloid::to_client_id)
             .unwrap_or_else(|| synthetic_id(f.oid)),
         venue_order_id: f.oid.to_string(),
-        market: u
-            .get(&f.coin)
-            .map(|m| m.name.clone())
-            .unwrap_or_else(|| f.coin.clone()),
+        market: u.name_of(&f.coin),
         side: side_of(&f.side),
         price: f.limit_px.0,
         qty: f.orig_sz.0,
@@ -1460,10 +1476,7 @@ impl Venue for HyperliquidClient {
                     trade_id: f.tid.to_string(),
                     client_id,
                     venue_order_id: f.oid.to_string(),
-                    market: u
-                        .get(&f.coin)
-                        .map(|m| m.name.clone())
-                        .unwrap_or_else(|| f.coin.clone()),
+                    market: u.name_of(&f.coin),
                     side: side_of(&f.side),
                     price: f.px.0,
                     qty: f.sz.0,
