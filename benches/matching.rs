@@ -6,7 +6,8 @@
 //!
 //! `units`: the integer API the liquidity model uses; `decimal`: the `Decimal` API with the full market
 //! rules check that accounts' orders go through; `exchange`: `SimExchange::place`/`cancel` for accounts
-//! (holds, fees, order history), for scale.
+//! (holds, fees, order history), for scale. `simulated_hour`: one hour of a preset market's liquidity model
+//! (elements are simulated seconds).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
@@ -262,5 +263,27 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+/// One simulated hour of each preset's liquidity model (mid steps, re-quotes, takers), to size backtests.
+fn simulate(c: &mut Criterion) {
+    let mut g = c.benchmark_group("simulated_hour");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(3600));
+    for name in presets::PRESETS {
+        let cfg = SimExchangeCfg {
+            seed: 3,
+            markets: vec![presets::preset(name).unwrap()],
+            ..SimExchangeCfg::default()
+        };
+        g.bench_function(*name, |b| {
+            b.iter(|| {
+                let mut ex = SimExchange::new(&cfg, 0).unwrap();
+                ex.advance_to(3_600_000);
+                ex
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench, simulate);
 criterion_main!(benches);

@@ -4,6 +4,8 @@
 //! auction take the time and their inputs as arguments, do no I/O and return audit records that say why they
 //! acted or did not. I/O lives at the edges, behind traits. See `docs/ARCHITECTURE.md`.
 
+pub mod auction;
+pub mod backtest;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -12,4 +14,5 @@ pub mod exec;
 pub mod inputs;
 pub mod model;
 pub mod plan;
+pub mod service;
 pub mod venue;

@@ -4,6 +4,7 @@
 pub mod config_cmd;
 pub mod plan_cmd;
 pub mod venues_cmd;
+pub mod synth_cmd;
 
 use std::process::ExitCode;
 
@@ -44,6 +45,8 @@ pub enum Command {
         #[command(subcommand)]
         command: venues_cmd::VenuesCommand,
     },
+    /// Write a synthetic recording (relayer or treasury) with a matching config.
+    Synth(synth_cmd::SynthArgs),
 }
 
 /// Errors of the command line, each with its exit code.
@@ -120,5 +123,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Config { command } => config_cmd::run(command),
         Command::Plan(args) => plan_cmd::run(args),
         Command::Venues { command } => venues_cmd::run(command),
+        Command::Synth(args) => synth_cmd::run(args),
     }
 }

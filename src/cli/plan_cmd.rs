@@ -244,7 +244,7 @@ pub fn to_json(cfg: &Config, engine: &Engine, audit: &CycleAudit) -> Value {
         .plan
         .skipped
         .iter()
-        .map(|s| json!({"what": s.what, "reason": s.reason}))
+        .map(|s| json!({"what": engine.planner.skip_what(s), "reason": engine.planner.skip_reason(s, &audit.plan)}))
         .collect();
     json!({"positions": positions, "orders": orders, "skipped": skipped})
 }
@@ -300,7 +300,12 @@ pub fn to_table(cfg: &Config, engine: &Engine, audit: &CycleAudit) -> String {
     if !audit.plan.skipped.is_empty() {
         let _ = writeln!(s, "\nskipped:");
         for k in &audit.plan.skipped {
-            let _ = writeln!(s, "  {}: {}", k.what, k.reason);
+            let _ = writeln!(
+                s,
+                "  {}: {}",
+                engine.planner.skip_what(k),
+                engine.planner.skip_reason(k, &audit.plan)
+            );
         }
     }
     s

@@ -236,7 +236,8 @@ pub struct VenueCfg {
 /// Kind-specific venue settings (read from the same `[[venue]]` table).
 #[derive(Clone, Debug, PartialEq)]
 pub enum VenueSettings {
-    Sim,
+    /// A simulated venue: its exchange (markets, accounts, liquidity) and latency; see docs/SIMULATOR.md.
+    Sim(Box<crate::venue::sim::config::SimVenueCfg>),
     Hyperliquid(hyperliquid::Settings),
     Binance(binance::Settings),
 }
@@ -526,7 +527,8 @@ fn read_venues(root: &mut Obj, d: &mut Diagnostics) -> Vec<VenueCfg> {
                 hyperliquid::read(&mut o, d).map(VenueSettings::Hyperliquid)
             }
             Some(VenueKind::Binance) => binance::read(&mut o, d).map(VenueSettings::Binance),
-            Some(VenueKind::Sim) => Some(VenueSettings::Sim),
+            Some(VenueKind::Sim) => crate::venue::sim::config::read_sim_venue(&mut o, d)
+                .map(|c| VenueSettings::Sim(Box::new(c))),
             None => None,
         };
         if let Some(name) = &name

@@ -36,6 +36,7 @@ pub struct RouteSpec {
     pub fixed_cost: Decimal,
     pub market: Option<String>,
     cost_rate: f64,
+    cost_rate_d: Decimal,
     fixed: f64,
 }
 
@@ -56,6 +57,7 @@ impl RouteSpec {
             fixed_cost,
             market,
             cost_rate: to_f64(cost_bps) / 10_000.0,
+            cost_rate_d: cost_bps / Decimal::from(10_000),
             fixed: to_f64(fixed_cost),
         }
     }
@@ -105,11 +107,37 @@ pub struct PlannedOrder {
     pub receive_value: Decimal,
 }
 
-/// Something the planner did not do, and why.
+/// Something the planner did not do, and why. Structured, so planning allocates no text; render with
+/// [`Planner::skip_what`] and [`Planner::skip_reason`].
 #[derive(Clone, Debug, PartialEq)]
-pub struct Skipped {
-    pub what: String,
-    pub reason: String,
+pub enum Skipped {
+    /// A deficit (or the rest of one) that was not served.
+    Deficit {
+        position: usize,
+        /// Value left unserved.
+        left: f64,
+        /// Value served by orders this cycle.
+        served: f64,
+        /// The routes tried and why each was not taken: a range of [`Plan::misses`].
+        misses: std::ops::Range<u32>,
+    },
+    /// An excess (or the rest of one) that was not sent.
+    Excess {
+        position: usize,
+        unsent: f64,
+        cause: ExcessCause,
+    },
+    /// A command not acted on because no new move may start this cycle.
+    Held { position: usize, command: f64 },
+}
+
+/// Why an excess was not sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExcessCause {
+    TurnoverCap,
+    NothingSettled,
+    NoRouteOut,
+    NoDeficit,
 }
 
 /// The planner's answer.
@@ -119,6 +147,10 @@ pub struct Plan {
     /// Applied move per position in base units (signed like the commands): feed to the controller.
     pub routed: Vec<f64>,
     pub skipped: Vec<Skipped>,
+    /// Route misses referenced by [`Skipped::Deficit`].
+    pub misses: Vec<(usize, RouteMiss)>,
+    /// Set when no new move could start (kill switch, failed pending read), with the reason.
+    pub held: Option<String>,
 }
 
 /// The planner for one configuration.
@@ -139,11 +171,13 @@ pub struct Planner {
     available: Vec<f64>,
     deficit: Vec<f64>,
     route_used: Vec<bool>,
+    misses: Vec<(usize, RouteMiss)>,
+    has_route_out: Vec<bool>,
 }
 
 /// Why a candidate route was not taken (collected to explain an unserved deficit).
 #[derive(Clone, Copy, Debug, PartialEq)]
-enum RouteMiss {
+pub enum RouteMiss {
     NoExcess,
     Declined,
     PendingLimit(u32),
@@ -163,8 +197,10 @@ impl Planner {
     ) -> Self {
         let n = specs.len();
         let mut into = vec![Vec::new(); n];
+        let mut has_route_out = vec![false; n];
         for (i, r) in routes.iter().enumerate() {
             into[r.to].push(i);
+            has_route_out[r.from] = true;
         }
         Planner {
             keys: specs.iter().map(|s| s.key.clone()).collect(),
@@ -180,6 +216,8 @@ impl Planner {
             excess: vec![0.0; n],
             available: vec![0.0; n],
             deficit: vec![0.0; n],
+            misses: Vec::new(),
+            has_route_out,
         }
     }
 
@@ -227,31 +265,37 @@ impl Planner {
             orders: Vec::new(),
             routed: vec![0.0; n],
             skipped: Vec::new(),
+            misses: Vec::new(),
+            held: None,
         };
         let eps = 1e-9 * step.portfolio_value.abs().max(1.0);
 
         if let Some(reason) = &ctx.hold_all {
             for (k, p) in step.positions.iter().enumerate() {
                 if p.command != 0.0 {
-                    plan.skipped.push(Skipped {
-                        what: self.describe(k, p.command),
-                        reason: format!("no new move: {reason}"),
+                    plan.skipped.push(Skipped::Held {
+                        position: k,
+                        command: p.command,
                     });
                 }
             }
+            plan.held = Some(reason.clone());
             return plan;
         }
 
         self.order.clear();
         for (k, p) in step.positions.iter().enumerate() {
-            let price = to_f64(p.price);
-            // Settled units the source can send: balance less what is already committed out of it.
-            let settled = to_f64(p.balance) + to_f64(p.pending).min(0.0);
-            self.available[k] = (settled * price).max(0.0);
             self.excess[k] = (-p.command).max(0.0);
             self.deficit[k] = p.command.max(0.0);
             if p.command > 0.0 {
                 self.order.push(k);
+            }
+            if p.command < 0.0 {
+                // Settled units the source can send: balance less what is already committed out of it.
+                let settled = to_f64(p.balance) + to_f64(p.pending).min(0.0);
+                self.available[k] = (settled * to_f64(p.price)).max(0.0);
+            } else {
+                self.available[k] = 0.0;
             }
         }
         let (tiers, deficit) = (&self.tiers, &self.deficit);
@@ -262,9 +306,17 @@ impl Planner {
                 .then(a.cmp(&b))
         });
         self.route_used.iter_mut().for_each(|u| *u = false);
-        let mut venue_count: Vec<u32> = (0..self.venues.len())
-            .map(|v| ctx.pending_orders.get(v).copied().flatten().unwrap_or(0))
-            .collect();
+        let mut venue_count = [0u32; 16];
+        let mut venue_count_vec;
+        let venue_count: &mut [u32] = if self.venues.len() <= 16 {
+            &mut venue_count[..self.venues.len()]
+        } else {
+            venue_count_vec = vec![0u32; self.venues.len()];
+            &mut venue_count_vec
+        };
+        for (v, c) in venue_count.iter_mut().enumerate() {
+            *c = ctx.pending_orders.get(v).copied().flatten().unwrap_or(0);
+        }
         let mut budget = self
             .params
             .max_cycle_turnover
@@ -274,7 +326,19 @@ impl Planner {
 
         for oi in 0..self.order.len() {
             let d = self.order[oi];
-            let mut misses: Vec<(usize, RouteMiss)> = Vec::new();
+            self.misses.clear();
+            if budget <= eps {
+                // The cycle's cap is used up: every remaining deficit waits, without trying its routes.
+                let at = plan.misses.len() as u32;
+                plan.misses.push((usize::MAX, RouteMiss::Budget));
+                plan.skipped.push(Skipped::Deficit {
+                    position: d,
+                    left: self.deficit[d],
+                    served: 0.0,
+                    misses: at..at + 1,
+                });
+                continue;
+            }
             loop {
                 let need = self.deficit[d];
                 if need <= eps {
@@ -300,7 +364,7 @@ impl Planner {
                         None
                     };
                     if let Some(m) = miss {
-                        misses.push((ri, m));
+                        self.misses.push((ri, m));
                         continue;
                     }
                     let gross = (need + r.fixed) / (1.0 - r.cost_rate).max(1e-9);
@@ -310,12 +374,12 @@ impl Planner {
                         .min(p.max_order_value)
                         .min(budget);
                     if send < p.min_order_value || send <= eps {
-                        misses.push((ri, RouteMiss::BelowMin { value: send }));
+                        self.misses.push((ri, RouteMiss::BelowMin { value: send }));
                         continue;
                     }
                     let rate = r.cost(send) / send;
                     if rate > p.max_fee_rate + 1e-12 {
-                        misses.push((
+                        self.misses.push((
                             ri,
                             RouteMiss::FeeCap {
                                 bps: rate * 10_000.0,
@@ -339,9 +403,7 @@ impl Planner {
                 let Some((ri, send, _)) = best else { break };
                 self.route_used[ri] = true;
                 match self.emit(ri, send, step) {
-                    Some(o) => {
-                        let sent = to_f64(o.value);
-                        let recv = to_f64(o.receive_value);
+                    Some((o, sent, recv)) => {
                         let s = self.routes[ri].from;
                         self.excess[s] -= sent;
                         self.available[s] -= sent;
@@ -352,37 +414,47 @@ impl Planner {
                         plan.routed[d] += recv;
                         plan.orders.push(o);
                     }
-                    None => misses.push((ri, RouteMiss::BelowMin { value: send })),
+                    None => self.misses.push((ri, RouteMiss::BelowMin { value: send })),
                 }
             }
             let left = self.deficit[d];
             if left > eps {
-                let reason = self.explain(d, &misses, left, step.positions[d].command);
-                plan.skipped.push(Skipped {
-                    what: self.describe(d, left),
-                    reason,
+                let served = step.positions[d].command - left;
+                let at = plan.misses.len() as u32;
+                plan.misses.extend(
+                    self.misses
+                        .iter()
+                        .copied()
+                        .filter(|(_, m)| !matches!(m, RouteMiss::NoExcess | RouteMiss::Used)),
+                );
+                let misses = at..plan.misses.len() as u32;
+                plan.skipped.push(Skipped::Deficit {
+                    position: d,
+                    left,
+                    served,
+                    misses,
                 });
             }
         }
 
-        // Excess that found no deficit: say so, the controller sees the cut.
+        // Excess that found no deficit: say so; the controller sees the cut.
         for k in 0..n {
-            let p = &step.positions[k];
-            if p.command < 0.0 {
+            if step.positions[k].command < 0.0 {
                 let unsent = self.excess[k];
                 if unsent > eps && unsent >= self.params.min_order_value {
-                    let reason = if budget <= eps {
-                        "the cycle's turnover cap (max_cycle_turnover_bps) is used up".to_string()
+                    let cause = if budget <= eps {
+                        ExcessCause::TurnoverCap
                     } else if self.available[k] <= eps {
-                        "nothing settled to send (balance committed to moves in flight)".to_string()
-                    } else if self.routes_from(k).next().is_none() {
-                        "no route leaves this position".to_string()
+                        ExcessCause::NothingSettled
+                    } else if !self.has_route_out[k] {
+                        ExcessCause::NoRouteOut
                     } else {
-                        "no deficit to receive it over an allowed route".to_string()
+                        ExcessCause::NoDeficit
                     };
-                    plan.skipped.push(Skipped {
-                        what: self.describe(k, -unsent),
-                        reason,
+                    plan.skipped.push(Skipped::Excess {
+                        position: k,
+                        unsent,
+                        cause,
                     });
                 }
             }
@@ -390,42 +462,37 @@ impl Planner {
         plan
     }
 
-    fn routes_from(&self, k: usize) -> impl Iterator<Item = &RouteSpec> {
-        self.routes.iter().filter(move |r| r.from == k)
-    }
-
-    /// Build the order for `send` value on route `ri`, rounding the amount down to the source's decimals.
-    fn emit(&self, ri: usize, send: f64, step: &StepAudit) -> Option<PlannedOrder> {
+    /// Build the order for `send` value on route `ri`, rounding the amount to the source's decimals.
+    /// Returns the order and its sent and received values in f64.
+    fn emit(&self, ri: usize, send: f64, step: &StepAudit) -> Option<(PlannedOrder, f64, f64)> {
         let r = &self.routes[ri];
-        let price = step.positions[r.from].price;
-        if price <= Decimal::ZERO {
+        let price_d = step.positions[r.from].price;
+        let price = to_f64(price_d);
+        if price <= 0.0 || !price.is_finite() {
             return None;
         }
-        let units = crate::model::from_f64(send)? / price;
         let dp = self.decimals[r.from];
+        let units = send / price;
         let amount = match self.params.rounding {
-            Rounding::Down => floor_dp(units, dp),
+            Rounding::Down => floor_units(units, dp)?,
             Rounding::Up => {
                 // Up, but never beyond what the source may send.
-                let cap = crate::model::from_f64(self.available[r.from])? / price;
-                units
-                    .round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::AwayFromZero)
-                    .min(floor_dp(cap, dp).max(floor_dp(units, dp)))
+                let up = ceil_units(units, dp)?;
+                let cap = floor_units(self.available[r.from] / price, dp)?;
+                up.min(cap.max(floor_units(units, dp)?))
             }
-        }
-        .normalize();
+        };
         if amount <= Decimal::ZERO {
             return None;
         }
-        let value = (amount * price).normalize();
-        let est_cost = (value * r.cost_bps / Decimal::from(10_000) + r.fixed_cost)
-            .round_dp(8)
-            .normalize();
+        let value = amount * price_d;
+        let est_cost = (value * r.cost_rate_d + r.fixed_cost).round_dp(8);
         let receive_value = value - est_cost;
-        if receive_value <= Decimal::ZERO || to_f64(value) < self.params.min_order_value {
+        let (sent, recv) = (to_f64(value), to_f64(receive_value));
+        if recv <= 0.0 || sent < self.params.min_order_value {
             return None;
         }
-        Some(PlannedOrder {
+        let o = PlannedOrder {
             route: ri,
             from: r.from,
             to: r.to,
@@ -434,10 +501,19 @@ impl Planner {
             value,
             est_cost,
             receive_value,
-        })
+        };
+        Some((o, sent, recv))
     }
 
-    fn describe(&self, k: usize, value: f64) -> String {
+    /// What a skip is about, e.g. `deficit of 1200.00 on arbitrum/USDC`.
+    pub fn skip_what(&self, s: &Skipped) -> String {
+        let (k, value) = match s {
+            Skipped::Deficit { position, left, .. } => (*position, *left),
+            Skipped::Excess {
+                position, unsent, ..
+            } => (*position, -*unsent),
+            Skipped::Held { position, command } => (*position, *command),
+        };
         if value >= 0.0 {
             format!("deficit of {value:.2} on {}", self.keys[k])
         } else {
@@ -445,59 +521,112 @@ impl Planner {
         }
     }
 
-    fn explain(
-        &self,
-        d: usize,
-        misses: &[(usize, RouteMiss)],
-        left: f64,
-        commanded: f64,
-    ) -> String {
-        if self.into[d].is_empty() {
-            return "no route leads to this position".into();
-        }
-        let served = commanded - left;
-        let mut parts: Vec<String> = Vec::new();
-        let mut seen = std::collections::BTreeSet::new();
-        for &(ri, m) in misses {
-            let r = &self.routes[ri];
-            let label = format!("{} via {}", self.keys[r.from], self.venues[r.venue]);
-            let text = match m {
-                RouteMiss::NoExcess => continue,
-                RouteMiss::Declined => format!("{label}: venue declined"),
-                RouteMiss::PendingLimit(l) => {
-                    format!("{label}: venue at its pending-order limit ({l})")
+    /// Why it was skipped, in words.
+    pub fn skip_reason(&self, s: &Skipped, plan: &Plan) -> String {
+        match s {
+            Skipped::Held { .. } => format!(
+                "no new move: {}",
+                plan.held.as_deref().unwrap_or("moves are held")
+            ),
+            Skipped::Excess { cause, .. } => match cause {
+                ExcessCause::TurnoverCap => {
+                    "the cycle's turnover cap (max_cycle_turnover_bps) is used up".into()
                 }
-                RouteMiss::PendingUnknown => {
-                    format!("{label}: venue's pending orders could not be read")
+                ExcessCause::NothingSettled => {
+                    "nothing settled to send (balance committed to moves in flight)".into()
                 }
-                RouteMiss::FeeCap { bps } => {
-                    format!(
-                        "{label}: estimated cost {bps:.1} bps is above max_fee_bps {:.0}",
-                        self.params.max_fee_rate * 10_000.0
-                    )
+                ExcessCause::NoRouteOut => "no route leaves this position".into(),
+                ExcessCause::NoDeficit => "no deficit to receive it over an allowed route".into(),
+            },
+            Skipped::Deficit {
+                position,
+                served,
+                misses,
+                ..
+            } => {
+                if self.into[*position].is_empty() {
+                    return "no route leads to this position".into();
                 }
-                RouteMiss::BelowMin { value } => {
-                    format!("{label}: {value:.2} is below min_order_value")
+                let mut parts: Vec<String> = Vec::new();
+                let range = misses.start as usize..misses.end as usize;
+                for &(ri, m) in &plan.misses[range] {
+                    if m == RouteMiss::Budget {
+                        let text = "the cycle's turnover cap (max_cycle_turnover_bps) is used up"
+                            .to_string();
+                        if !parts.contains(&text) {
+                            parts.push(text);
+                        }
+                        continue;
+                    }
+                    let r = &self.routes[ri];
+                    let label = format!("{} via {}", self.keys[r.from], self.venues[r.venue]);
+                    let text = match m {
+                        RouteMiss::NoExcess | RouteMiss::Used => continue,
+                        RouteMiss::Declined => format!("{label}: venue declined"),
+                        RouteMiss::PendingLimit(l) => {
+                            format!("{label}: venue at its pending-order limit ({l})")
+                        }
+                        RouteMiss::PendingUnknown => {
+                            format!("{label}: venue's pending orders could not be read")
+                        }
+                        RouteMiss::FeeCap { bps } => format!(
+                            "{label}: estimated cost {bps:.1} bps is above max_fee_bps {:.0}",
+                            self.params.max_fee_rate * 10_000.0
+                        ),
+                        RouteMiss::BelowMin { value } => {
+                            format!("{label}: {value:.2} is below min_order_value")
+                        }
+                        RouteMiss::Budget => {
+                            "the cycle's turnover cap (max_cycle_turnover_bps) is used up"
+                                .to_string()
+                        }
+                    };
+                    if !parts.contains(&text) {
+                        parts.push(text);
+                    }
                 }
-                RouteMiss::Used => continue,
-                RouteMiss::Budget => {
-                    "the cycle's turnover cap (max_cycle_turnover_bps) is used up".to_string()
+                let head = if *served > 0.0 {
+                    format!("{served:.2} served; ")
+                } else {
+                    String::new()
+                };
+                if parts.is_empty() {
+                    format!("{head}no position with an excess has a route here")
+                } else {
+                    format!("{head}{}", parts.join("; "))
                 }
-            };
-            if seen.insert(text.clone()) {
-                parts.push(text);
             }
         }
-        let head = if served > 0.0 {
-            format!("{served:.2} served; ")
-        } else {
-            String::new()
-        };
-        if parts.is_empty() {
-            format!("{head}no position with an excess has a route here")
-        } else {
-            format!("{head}{}", parts.join("; "))
-        }
+    }
+}
+
+/// `x` rounded down to `dp` decimals, as an exact decimal. The float product is nudged by one part in 10^12
+/// so that float noise (99.99999999999999 for an exact 100) does not lose a unit of the last decimal.
+fn floor_units(x: f64, dp: u32) -> Option<Decimal> {
+    if !x.is_finite() || x < 0.0 {
+        return None;
+    }
+    let m = (x * 10f64.powi(dp as i32) * (1.0 + 1e-12)).floor();
+    if m < 9.0e15 {
+        Some(Decimal::new(m as i64, dp))
+    } else {
+        Some(floor_dp(crate::model::from_f64(x)?, dp))
+    }
+}
+
+/// `x` rounded up to `dp` decimals (see [`floor_units`]).
+fn ceil_units(x: f64, dp: u32) -> Option<Decimal> {
+    if !x.is_finite() || x < 0.0 {
+        return None;
+    }
+    let m = (x * 10f64.powi(dp as i32) * (1.0 - 1e-12)).ceil();
+    if m < 9.0e15 {
+        Some(Decimal::new(m as i64, dp))
+    } else {
+        Some(
+            crate::model::from_f64(x)?
+                .round_dp_with_strategy(dp, rust_decimal::RoundingStrategy::AwayFromZero),
+        )
     }
 }
 

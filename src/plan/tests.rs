@@ -129,6 +129,14 @@ fn run(s: &mut Setup, c: &PlanContext) -> Plan {
     s.planner.plan(&step, c)
 }
 
+/// Skips rendered as (what, reason) text.
+fn skips(s: &Setup, p: &Plan) -> Vec<(String, String)> {
+    p.skipped
+        .iter()
+        .map(|k| (s.planner.skip_what(k), s.planner.skip_reason(k, p)))
+        .collect()
+}
+
 fn order_values(p: &Plan) -> Vec<(usize, usize, Decimal)> {
     p.orders.iter().map(|o| (o.from, o.to, o.value)).collect()
 }
@@ -147,11 +155,11 @@ fn one_transfer_is_capped_at_min_of_deficit_and_excess() {
     assert_eq!(order_values(&p), vec![(0, 1, dec("100"))]);
     // The deficit the excess could not fill is reported.
     assert!(
-        p.skipped
+        skips(&s, &p)
             .iter()
-            .any(|k| k.what.contains("deficit of 200.00 on b/USDC")),
+            .any(|k| k.0.contains("deficit of 200.00 on b/USDC")),
         "{:?}",
-        p.skipped
+        skips(&s, &p)
     );
 }
 
@@ -284,11 +292,11 @@ fn within_a_tier_the_cheapest_route_wins_and_fee_cap_falls_back() {
     let p = run(&mut s, &ctx());
     assert!(p.orders.is_empty());
     assert!(
-        p.skipped
+        skips(&s, &p)
             .iter()
-            .any(|k| k.reason.contains("above max_fee_bps 250")),
+            .any(|k| k.1.contains("above max_fee_bps 250")),
         "{:?}",
-        p.skipped
+        skips(&s, &p)
     );
     // A fixed cost that is too large a share of a small move also trips the cap.
     let mut s = setup(
@@ -322,11 +330,11 @@ fn a_venue_at_its_pending_order_limit_gets_no_new_order() {
     let p = run(&mut s, &c);
     assert!(p.orders.is_empty());
     assert!(
-        p.skipped
+        skips(&s, &p)
             .iter()
-            .any(|k| k.reason.contains("pending-order limit (2)")),
+            .any(|k| k.1.contains("pending-order limit (2)")),
         "{:?}",
-        p.skipped
+        skips(&s, &p)
     );
 }
 
@@ -350,9 +358,9 @@ fn an_unreadable_venue_is_skipped_and_hold_all_starts_nothing() {
     assert!(p.orders.is_empty());
     assert_eq!(p.skipped.len(), 2);
     assert!(
-        p.skipped
+        skips(&s, &p)
             .iter()
-            .all(|k| k.reason.contains("pending read failed on binance"))
+            .all(|k| k.1.contains("pending read failed on binance"))
     );
 }
 
@@ -366,18 +374,18 @@ fn no_matching_route_gives_no_order_and_a_reason() {
     let p = run(&mut s, &ctx());
     assert!(p.orders.is_empty());
     assert!(
-        p.skipped
+        skips(&s, &p)
             .iter()
-            .any(|k| k.reason == "no route leads to this position"),
+            .any(|k| k.1 == "no route leads to this position"),
         "{:?}",
-        p.skipped
+        skips(&s, &p)
     );
     assert!(
-        p.skipped
+        skips(&s, &p)
             .iter()
-            .any(|k| k.reason == "no route leaves this position"),
+            .any(|k| k.1 == "no route leaves this position"),
         "{:?}",
-        p.skipped
+        skips(&s, &p)
     );
     assert!(p.routed.iter().all(|r| *r == 0.0));
 }
@@ -444,11 +452,11 @@ fn min_order_value_skips_small_orders() {
     let p = run(&mut s, &ctx());
     assert!(p.orders.is_empty());
     assert!(
-        p.skipped
+        skips(&s, &p)
             .iter()
-            .any(|k| k.reason.contains("below min_order_value")),
+            .any(|k| k.1.contains("below min_order_value")),
         "{:?}",
-        p.skipped
+        skips(&s, &p)
     );
 }
 

@@ -93,6 +93,11 @@ pub fn order(
     }
 }
 
+/// An order on Binance `USDCUSDT` with a client id.
+pub fn bn(side: Side, price: &str, qty: &str, tif: TimeInForce, client_id: &str) -> NewOrder {
+    order("USDCUSDT", side, price, qty, tif, Some(client_id))
+}
+
 /// A GTC order on Binance `USDCUSDT`.
 pub fn gtc(side: Side, price: &str, qty: &str) -> NewOrder {
     order("USDCUSDT", side, price, qty, TimeInForce::Gtc, None)

@@ -258,14 +258,19 @@ impl OrderBook {
         qty: Decimal,
     ) -> Result<(PriceUnits, Lots), RuleViolation> {
         self.rules.check(price, qty)?;
-        match (self.units.price_units(price), self.units.lots(qty)) {
-            (Some(p), Some(l)) => Ok((p, l)),
-            // `check` passed, so both are on the grid; this is only reached for prices beyond u64 units.
-            _ => Err(RuleViolation::AboveMaxQty {
-                qty,
-                max: Decimal::from(u64::MAX),
-            }),
-        }
+        // `check` passed, so both are on the grid; only values beyond the simulator's integer range remain.
+        let p = self
+            .units
+            .price_units(price)
+            .ok_or_else(|| RuleViolation::OffGrid {
+                price,
+                grid: "the simulator's price range".into(),
+            })?;
+        let l = self.units.lots(qty).ok_or(RuleViolation::AboveMaxQty {
+            qty,
+            max: self.units.qty(u64::MAX >> 8),
+        })?;
+        Ok((p, l))
     }
 
     /// Place an order given in decimals, after checking it against the market's rules.

@@ -55,10 +55,10 @@ pub struct SimVenueCfg {
     pub latency: Latency,
 }
 
-/// Read a `[[venue]]` table of kind `sim`: the exchange keys of [`read_exchange`], plus `account` (default:
-/// the first account) and an optional `latency` table.
+/// Read a `[[venue]]` table of kind `sim`: the exchange keys of [`read_exchange`], plus `trade_as` (the
+/// account the venue trades as; default: the first `[[account]]`) and an optional `latency` table.
 pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
-    let account: Option<String> = o.opt(d, "account").ok()?;
+    let account = o.opt::<String>(d, "trade_as");
     let latency = match o.obj(d, "latency") {
         Some(mut l) => {
             let lat = read_latency(&mut l, d);
@@ -67,15 +67,13 @@ pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
         }
         None => Some(Latency::default()),
     };
-    let span = o.span.clone();
-    let path = o.path.clone();
     let exchange = read_exchange(o, d)?;
-    let account = match account {
+    let account = match account.ok()? {
         Some(a) if exchange.accounts.iter().any(|x| x.name == a) => a,
         Some(a) => {
             d.error(
-                span,
-                format!("{path}.account"),
+                o.span.clone(),
+                format!("{}.trade_as", o.path),
                 format!("no [[account]] named {a:?}"),
             );
             return None;
@@ -84,8 +82,8 @@ pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
             Some(a) => a.name.clone(),
             None => {
                 d.error(
-                    span,
-                    path,
+                    o.span.clone(),
+                    &o.path,
                     "a simulated venue needs at least one [[account]]",
                 );
                 return None;
@@ -152,6 +150,7 @@ pub fn read_exchange_with(
         }
     }
     let mut accounts: Vec<AccountCfg> = Vec::new();
+    let mut names: Vec<String> = Vec::new();
     if let Some(f) = o.field("account") {
         for mut a in f.objs(d) {
             let name: Option<String> = a.req(d, "name");
@@ -161,13 +160,14 @@ pub fn read_exchange_with(
             };
             if let Some(n) = &name {
                 account_extra(n, &mut a, d);
-                if accounts.iter().any(|x| &x.name == n) {
+                if names.contains(n) {
                     d.error(
                         a.span.clone(),
                         format!("{}.name", a.path),
                         format!("account {n:?} is declared twice"),
                     );
                 }
+                names.push(n.clone());
             }
             a.finish(d);
             if let (Some(name), Some(balances)) = (name, balances) {
@@ -278,23 +278,30 @@ fn set<T: FromField>(o: &mut Obj, d: &mut Diagnostics, key: &str, slot: &mut T) 
 /// Read a market table: an optional `preset` that the other keys override.
 pub fn read_market(o: &mut Obj, d: &mut Diagnostics) -> Option<MarketCfg> {
     let before = d.problems.len();
+    // A bad preset is reported once; the other keys are still read (as overrides) so they are not
+    // reported as unknown or missing.
+    let mut bad_preset = false;
     let preset = match o.field("preset") {
-        Some(f) => {
-            let name = String::from_field(&f, d)?;
-            match presets::preset(&name) {
-                Some(p) => Some(p),
-                None => {
+        Some(f) => match String::from_field(&f, d) {
+            Some(name) => {
+                let p = presets::preset(&name);
+                if p.is_none() {
                     f.invalid(
                         d,
                         format!("unknown preset {name:?} (known: {})", PRESETS.join(", ")),
                     );
-                    return None;
                 }
+                bad_preset = p.is_none();
+                p
             }
-        }
+            None => {
+                bad_preset = true;
+                None
+            }
+        },
         None => None,
     };
-    let has_preset = preset.is_some();
+    let has_preset = preset.is_some() || bad_preset;
     let (mut rules, base_liquidity) = match preset {
         Some(p) => (p.rules, p.liquidity),
         None => (
@@ -531,15 +538,22 @@ fn read_size(o: &mut Obj, d: &mut Diagnostics) -> Option<SizeDist> {
                 ("pareto", Kind::Pareto),
                 ("fixed", Kind::Fixed),
             ],
-        )?,
+        ),
         None => {
             d.error(
                 o.span.clone(),
                 &o.path,
                 "missing key `dist` (lognormal, pareto or fixed)",
             );
-            return None;
+            None
         }
+    };
+    let Some(kind) = kind else {
+        // Unknown distribution: its parameters are not "unknown keys" on top of that.
+        for k in ["median", "sigma", "min", "alpha", "qty"] {
+            o.allow(k);
+        }
+        return None;
     };
     let num = |o: &mut Obj, d: &mut Diagnostics, key: &str| -> Option<f64> {
         let v: Decimal = o.req(d, key)?;

@@ -156,6 +156,27 @@ impl SimFill {
     }
 }
 
+/// Something that happened to an account, for clients that stream updates (the local servers' websockets).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum AccountEvent {
+    /// An order's new state: accepted (open), after each fill, cancelled or expired.
+    Order(OrderInfo),
+    /// An execution; the order's new state follows as an `Order` event.
+    Fill(SimFill),
+    /// A deposit or withdrawal was requested or completed.
+    Transfer(SimTransfer),
+}
+
+/// An [`AccountEvent`] with its place in the account's event log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeqEvent {
+    /// 1, 2, 3... per account.
+    pub seq: u64,
+    pub ts: TimestampMs,
+    pub event: AccountEvent,
+}
+
 /// An accepted order: its state after entry and what it filled on entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Placed {
@@ -305,6 +326,8 @@ pub(super) struct Account {
     pub withdrawals_by_client: HashMap<String, usize>,
     /// Transfers of this account (indexes into the transfer list).
     pub transfers: Vec<usize>,
+    /// The event log (kept only when the exchange records events).
+    events: Vec<SeqEvent>,
 }
 
 impl Account {
@@ -354,6 +377,7 @@ pub struct SimExchange {
     /// Transfers still to complete, by completion time.
     pub(super) pending: BTreeSet<(TimestampMs, usize)>,
     pub(super) ledger: BTreeMap<String, AssetAudit>,
+    record_events: bool,
 }
 
 /// A stream number for a market's randomness, from its name (so adding a market never changes another's).
@@ -379,6 +403,7 @@ impl SimExchange {
             transfers: Vec::new(),
             pending: BTreeSet::new(),
             ledger: BTreeMap::new(),
+            record_events: false,
         };
         for m in &cfg.markets {
             let name = m.rules.market.clone();
@@ -463,6 +488,7 @@ impl SimExchange {
             fills: Vec::new(),
             withdrawals_by_client: HashMap::new(),
             transfers: Vec::new(),
+            events: Vec::new(),
         });
         self.account_ix.insert(name.to_string(), ix);
         ix
@@ -488,6 +514,41 @@ impl SimExchange {
             self.ledger.insert(asset.to_string(), AssetAudit::default());
         }
         self.ledger.get_mut(asset).expect("inserted above")
+    }
+
+    /// Keep a per-account log of order, fill and transfer events from now on (off by default: backtests do
+    /// not need it). Servers that push updates read it with [`SimExchange::events_since`].
+    pub fn record_events(&mut self, on: bool) {
+        self.record_events = on;
+    }
+
+    /// Events of `account` with a sequence number above `after` (0: from the start), oldest first.
+    pub fn events_since(&self, account: &str, after: u64) -> Result<Vec<SeqEvent>, SimReject> {
+        let a = self.account(account)?;
+        let log = &self.accounts[a as usize].events;
+        let start = log.partition_point(|e| e.seq <= after);
+        Ok(log[start..].to_vec())
+    }
+
+    /// Append an event to an account's log, when events are recorded.
+    pub(super) fn emit(
+        &mut self,
+        a: u32,
+        ts: TimestampMs,
+        event: impl FnOnce(&Self) -> AccountEvent,
+    ) {
+        if !self.record_events {
+            return;
+        }
+        let event = event(self);
+        let log = &mut self.accounts[a as usize].events;
+        let seq = log.len() as u64 + 1;
+        log.push(SeqEvent { seq, ts, event });
+    }
+
+    fn emit_order(&mut self, id: OrderId, ts: TimestampMs) {
+        let a = self.orders[&id].account;
+        self.emit(a, ts, |ex| AccountEvent::Order(ex.orders[&id].info.clone()));
     }
 
     /// The exchange's current time.
@@ -979,6 +1040,7 @@ impl SimExchange {
                 hold,
             },
         );
+        self.emit_order(id, now);
         let placed = self.markets[m].book.place_units(
             id,
             Owner(a),
@@ -1025,6 +1087,7 @@ impl SimExchange {
             let acct = &mut self.accounts[a as usize];
             acct.bal(&asset).held -= hold;
             acct.open.remove(&id);
+            self.emit_order(id, self.now);
         }
         self.orders[&id].info.clone()
     }
@@ -1117,7 +1180,13 @@ impl SimExchange {
             debug_assert!(r.hold.is_zero(), "a filled order holds nothing");
             acct.open.remove(&order);
         }
+        let a = r.account;
         self.audit_entry(&fee_asset).fees += fee;
+        self.emit(a, ts, |ex| {
+            let fill = ex.accounts[a as usize].fills.last().expect("just pushed");
+            AccountEvent::Fill(fill.clone())
+        });
+        self.emit_order(order, ts);
     }
 }
 

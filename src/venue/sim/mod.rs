@@ -25,8 +25,8 @@ pub mod venue;
 pub use book::{OrderBook, OrderId, Owner, Placement, Tape, Trade};
 pub use config::{AccountCfg, MarketCfg, SimExchangeCfg, SimVenueCfg};
 pub use exchange::{
-    AssetAudit, NewOrder, OrderInfo, OrderRef, Placed, Replaced, SimDepth, SimExchange, SimFill,
-    SimLevel, SimOrderState, SimReject, SimSetupError,
+    AccountEvent, AssetAudit, NewOrder, OrderInfo, OrderRef, Placed, Replaced, SeqEvent, SimDepth,
+    SimExchange, SimFill, SimLevel, SimOrderState, SimReject, SimSetupError,
 };
 pub use liquidity::{LiquidityCfg, LiquidityModel, MidSource, PathPoint, SizeDist};
 pub use transfers::{NetworkCfg, SimTransfer};

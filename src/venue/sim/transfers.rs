@@ -8,7 +8,7 @@
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::exchange::{SimExchange, SimReject};
+use super::exchange::{AccountEvent, SimExchange, SimReject};
 use crate::exec::{TransferKind, TransferState, TransferStatus};
 use crate::model::TimestampMs;
 
@@ -251,7 +251,9 @@ impl SimExchange {
         let a = self.account(&t.account).expect("checked by the caller");
         self.pending.insert((t.completes_ms, ix));
         self.accounts[a as usize].transfers.push(ix);
+        let ts = t.created_ms;
         self.transfers.push(t);
+        self.emit(a, ts, |ex| AccountEvent::Transfer(ex.transfers[ix].clone()));
         ix
     }
 
@@ -287,6 +289,9 @@ impl SimExchange {
                     hex_digest(&["ballast-sim-transfer", &rec.id, &rec.account])
                 ));
             }
+            self.emit(a, due, |ex| {
+                AccountEvent::Transfer(ex.transfers[ix].clone())
+            });
         }
     }
 }

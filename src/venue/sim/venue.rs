@@ -14,7 +14,8 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::exchange::{NewOrder, OrderInfo, OrderRef, SimExchange, SimReject};
+use super::config::SimVenueCfg;
+use super::exchange::{NewOrder, OrderInfo, OrderRef, SimExchange, SimReject, SimSetupError};
 use crate::exec::{
     Balance, ClientOrderId, Clock, Depth, Fill, MarketRules, OrderRequest, OrderStatus, RejectKind,
     TransferStatus, Venue, VenueError, WithdrawRequest,
@@ -93,6 +94,24 @@ impl SimVenue {
             latency,
             jitter: Mutex::new(ChaCha8Rng::seed_from_u64(seed)),
         }
+    }
+
+    /// A venue on a new exchange built from configuration, starting at the clock's current time (the
+    /// exchange's seed also drives the latency jitter).
+    pub fn from_cfg(
+        name: impl Into<String>,
+        cfg: &SimVenueCfg,
+        clock: Arc<dyn Clock>,
+    ) -> Result<SimVenue, SimSetupError> {
+        let exchange = SimExchange::new(&cfg.exchange, clock.now_ms())?;
+        Ok(SimVenue::new(
+            name,
+            cfg.account.clone(),
+            Arc::new(Mutex::new(exchange)),
+            clock,
+            cfg.latency,
+            cfg.exchange.seed,
+        ))
     }
 
     /// The exchange behind the venue.
