@@ -307,6 +307,46 @@ async fn replace_modifies_and_reduces_by_fills_the_caller_has_not_seen() {
             .unwrap(),
         None
     );
+
+    // When the unseen fills leave less than the minimum to place, the new order is withdrawn and the
+    // replace reports that nothing new rests, as the simulator does.
+    alice.cancel(MARKET, &third.client_id).await.unwrap();
+    let fifth = alice
+        .place(&order(
+            Side::Buy,
+            "0.999",
+            "50",
+            TimeInForce::PostOnly,
+            "c5",
+        ))
+        .await
+        .unwrap();
+    bob.place(&order(
+        Side::Sell,
+        "0.999",
+        "45",
+        TimeInForce::Ioc,
+        "bob-hit-2",
+    ))
+    .await
+    .unwrap();
+    let e = alice
+        .replace(
+            &fifth.client_id,
+            Decimal::ZERO,
+            &order(Side::Buy, "0.9992", "50", TimeInForce::PostOnly, "c6"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(kind(&e), Some(RejectKind::UnknownOrder), "{e}");
+    assert!(e.to_string().contains("nothing was left to place"), "{e}");
+    assert!(alice.open_orders(None).await.unwrap().is_empty());
+    let old = alice
+        .order_status(MARKET, &fifth.client_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((old.filled, old.state), (d("45"), OrderState::Canceled));
 }
 
 /// An order action with one limit order, exactly as given.

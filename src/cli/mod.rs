@@ -3,8 +3,8 @@
 
 pub mod config_cmd;
 pub mod plan_cmd;
-pub mod venues_cmd;
 pub mod synth_cmd;
+pub mod venues_cmd;
 
 use std::process::ExitCode;
 

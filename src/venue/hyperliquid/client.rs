@@ -899,6 +899,35 @@ impl HyperliquidClient {
         }
     }
 
+    /// The new order of a replace cannot carry the reduction (nothing placeable is left, or the amend failed):
+    /// cancel it. Untouched, it is as if nothing new had been placed (`UnknownOrder`, as the simulator
+    /// answers); partly filled, its status is reported with the quantity it should have had, so the caller
+    /// can still infer what the old order executed.
+    async fn abandon(
+        &self,
+        m: &MarketInfo,
+        old: &ClientOrderId,
+        old_filled: Decimal,
+        old_known_filled: Decimal,
+        new: &OrderRequest,
+        target: Decimal,
+    ) -> Result<OrderStatus, VenueError> {
+        let cancelled = self.cancel(&m.name, &new.client_id).await?;
+        if cancelled.filled.is_zero() {
+            return Err(self.err_rejected(
+                RejectKind::UnknownOrder,
+                format!(
+                    "order {old} filled {old_filled} where {old_known_filled} was known; the new order {} was cancelled: nothing was left to place",
+                    new.client_id
+                ),
+            ));
+        }
+        Ok(OrderStatus {
+            qty: target.max(cancelled.filled),
+            ..cancelled
+        })
+    }
+
     /// Cancel by the venue's order id; returns the order's final status.
     pub async fn cancel_by_oid(&self, market: &str, oid: u64) -> Result<OrderStatus, VenueError> {
         let (_, m) = self.market(market).await?;
@@ -1329,14 +1358,16 @@ impl Venue for HyperliquidClient {
         if excess <= Decimal::ZERO || status.state.is_final() {
             return Ok(status);
         }
-        let target = m.rules.round_qty(new.qty - excess);
+        let target = m.rules.round_qty((new.qty - excess).max(Decimal::ZERO));
         tracing::info!(venue = %self.name, old = %old, new = %new.client_id, %excess, "old order filled more than known: reducing the new one");
         let reduced = OrderRequest {
             qty: target,
             ..new.clone()
         };
         if target <= status.filled || m.rules.check(new.price, target).is_err() {
-            return self.cancel(&m.name, &new.client_id).await;
+            return self
+                .abandon(&m, old, old_filled, old_known_filled, new, target)
+                .await;
         }
         let wire = self.order_wire(&m, &reduced)?;
         let action = Action::BatchModify(BatchModifyAction {
@@ -1356,7 +1387,10 @@ impl Venue for HyperliquidClient {
                 }
                 other => self.status_from_entry(&m, &reduced, other),
             },
-            Err(_) => self.cancel(&m.name, &new.client_id).await,
+            Err(_) => {
+                self.abandon(&m, old, old_filled, old_known_filled, new, target)
+                    .await
+            }
         }
     }
 
