@@ -1146,3 +1146,39 @@ async fn a_fast_local_clock_never_concludes_that_a_lost_order_was_not_placed() {
     assert!(!e.did_not_happen());
     assert!(alice.open_orders(None).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_withdrawal_retried_after_a_lost_answer_is_not_sent_twice() {
+    let k = Keys::new();
+    let clock = ManualClock::new(SystemClock.now_ms());
+    let shared: Arc<dyn Clock> = Arc::new(clock.clone());
+    let h = start_server("testnet", &k, "", Some(shared.clone())).await;
+    let alice = client(&h, &k.alice).with_clock(shared);
+    let req = |client_id: &str| WithdrawRequest {
+        asset: "USDC".into(),
+        network: "ARBITRUM".into(),
+        address: format!("{:#x}", addr(&k.alice)),
+        amount: d("100"),
+        client_id: client_id.into(),
+    };
+    // Executed, answer lost: the retry finds it in the ledger.
+    h.inject(Fault::LoseResponse);
+    let e = alice.withdraw(&req("w-1")).await.unwrap_err();
+    assert!(matches!(e, VenueError::UnknownOutcome { .. }), "{e}");
+    let id = alice.withdraw(&req("w-1")).await.unwrap();
+    assert_eq!(h.withdrawals().len(), 1);
+    assert_eq!(id, format!("withdraw3:{}", h.withdrawals()[0].nonce));
+    assert_eq!(alice.withdraw(&req("w-1")).await.unwrap(), id);
+    assert_eq!(h.withdrawals().len(), 1);
+
+    // Lost on the way: not in the ledger, so not resent until it has had time to arrive.
+    h.inject(Fault::LoseRequest);
+    assert!(alice.withdraw(&req("w-2")).await.is_err());
+    let e = alice.withdraw(&req("w-2")).await.unwrap_err();
+    assert!(e.to_string().contains("not in the ledger yet"), "{e}");
+    assert_eq!(h.withdrawals().len(), 1);
+    clock.advance(61_000);
+    alice.withdraw(&req("w-2")).await.unwrap();
+    assert_eq!(h.withdrawals().len(), 2);
+    assert_eq!(alice.withdrawable().await.unwrap(), d("300"));
+}

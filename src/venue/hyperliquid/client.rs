@@ -51,6 +51,8 @@ pub const MAINNET_BRIDGE: &str = "0x2df1c51e09aecf9cacb7bc98cb1742757f163df7";
 pub const TESTNET_BRIDGE: &str = "0x08cfc1b6b2dcf36a1480b99353a354aa8ac56f89";
 /// Deposits below this are lost by the bridge.
 pub const MIN_BRIDGE_DEPOSIT: Decimal = Decimal::from_parts(5, 0, 0, false, 0);
+/// How long a withdrawal whose answer was lost is looked for in the ledger before it is taken as never sent.
+const WITHDRAW_RESOLVE_MS: i64 = 60_000;
 /// The withdraw3 fee (USDC), taken from the amount.
 pub const WITHDRAW_FEE: Decimal = Decimal::ONE;
 /// Fills per `userFillsByTime` page.
@@ -268,6 +270,8 @@ pub struct HyperliquidClient {
     clock: Arc<dyn Clock>,
     universe: RwLock<Option<Arc<Universe>>>,
     tracking: Mutex<Tracking>,
+    /// Withdrawals by the caller's client id: (withdraw3 nonce, when sent).
+    withdrawals: Mutex<HashMap<String, (u64, TimestampMs)>>,
 }
 
 impl std::fmt::Debug for HyperliquidClient {
@@ -342,6 +346,7 @@ impl HyperliquidClient {
             clock: Arc::new(SystemClock),
             universe: RwLock::new(None),
             tracking: Mutex::new(Tracking::default()),
+            withdrawals: Mutex::new(HashMap::new()),
         })
     }
 
@@ -562,20 +567,20 @@ impl HyperliquidClient {
     /// Sign and post a user-signed action built for the nonce (its `time`/`nonce` field).
     async fn send_user(
         &self,
+        what: &str,
         build: impl FnOnce(u64, &str) -> Action,
     ) -> Result<OkResponse, VenueError> {
         let (signer, nonces) = self.signer()?;
-        let nonce = nonces.next(self.now() as u64);
-        let action = build(nonce, self.opts.network.chain_name());
         if self.opts.agent {
             return Err(VenueError::Auth {
                 venue: self.name.clone(),
                 reason: format!(
-                    "{} must be signed by the account's own key; an API wallet (agent) cannot move funds",
-                    action.type_name()
+                    "{what} must be signed by the account's own key; an API wallet (agent) cannot move funds"
                 ),
             });
         }
+        let nonce = nonces.next(self.now() as u64);
+        let action = build(nonce, self.opts.network.chain_name());
         self.rate
             .before_action(self.now(), 1, false)
             .map_err(|ms| self.rate_limited(ms, action.type_name()))?;
@@ -991,7 +996,7 @@ impl HyperliquidClient {
             })?
             .to_string();
         let r = self
-            .send_user(|nonce, chain| {
+            .send_user("spotSend", |nonce, chain| {
                 Action::SpotSend(SpotSend {
                     signature_chain_id: format!("{SIGNATURE_CHAIN_ID:#x}"),
                     hyperliquid_chain: chain.to_string(),
@@ -1012,7 +1017,7 @@ impl HyperliquidClient {
         to_perp: bool,
     ) -> Result<(), VenueError> {
         let r = self
-            .send_user(|nonce, chain| {
+            .send_user("usdClassTransfer", |nonce, chain| {
                 Action::UsdClassTransfer(UsdClassTransfer {
                     signature_chain_id: format!("{SIGNATURE_CHAIN_ID:#x}"),
                     hyperliquid_chain: chain.to_string(),
@@ -1034,23 +1039,37 @@ impl HyperliquidClient {
     }
 
     /// Withdraw perp USDC to an Arbitrum address on the allow-list; returns the nonce that identifies it in
-    /// the ledger.
+    /// the ledger. An `UnknownOutcome` must be resolved in the ledger (`transfers_since`) before any retry:
+    /// a second call withdraws again ([`Venue::withdraw`] does that resolution by its client id).
     pub async fn withdraw3(
         &self,
         destination: Address,
         amount: Decimal,
     ) -> Result<u64, VenueError> {
+        let (nonce, r) = self.withdraw3_sent(destination, amount).await;
+        r.map(|_| nonce)
+    }
+
+    /// Send withdraw3; the nonce it went out with (0 if it never went out) and the outcome.
+    async fn withdraw3_sent(
+        &self,
+        destination: Address,
+        amount: Decimal,
+    ) -> (u64, Result<(), VenueError>) {
         if !self.withdraw_allowed(&destination) {
-            return Err(self.err_rejected(
-                RejectKind::Other,
-                format!(
-                    "withdrawal to {destination:#x} refused: not in `withdraw_addresses` (default: the account's own address)"
-                ),
-            ));
+            return (
+                0,
+                Err(self.err_rejected(
+                    RejectKind::Other,
+                    format!(
+                        "withdrawal to {destination:#x} refused: not in `withdraw_addresses` (default: the account's own address)"
+                    ),
+                )),
+            );
         }
         let mut used = 0;
         let r = self
-            .send_user(|nonce, chain| {
+            .send_user("withdraw3", |nonce, chain| {
                 used = nonce;
                 Action::Withdraw3(Withdraw3 {
                     signature_chain_id: format!("{SIGNATURE_CHAIN_ID:#x}"),
@@ -1060,9 +1079,30 @@ impl HyperliquidClient {
                     time: nonce,
                 })
             })
+            .await;
+        (used, r.and_then(|r| self.default_ok(r, "withdraw3")))
+    }
+
+    /// Is the withdraw3 with this nonce in the ledger (looking from `since`)?
+    async fn ledger_has_withdrawal(
+        &self,
+        nonce: u64,
+        since: TimestampMs,
+    ) -> Result<bool, VenueError> {
+        let updates: Vec<LedgerUpdate> = self
+            .info(&InfoRequest::UserNonFundingLedgerUpdates {
+                user: Addr(self.account),
+                start_time: since,
+                end_time: None,
+            })
             .await?;
-        self.default_ok(r, "withdraw3")?;
-        Ok(used)
+        Ok(updates
+            .iter()
+            .any(|u| matches!(u.delta, LedgerDelta::Withdraw { nonce: n, .. } if n == nonce)))
+    }
+
+    fn withdrawals(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, TimestampMs)>> {
+        self.withdrawals.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Approve an API wallet to sign L1 actions for this account (user-signed by the account's key).
@@ -1072,7 +1112,7 @@ impl HyperliquidClient {
         name: Option<&str>,
     ) -> Result<(), VenueError> {
         let r = self
-            .send_user(|nonce, chain| {
+            .send_user("approveAgent", |nonce, chain| {
                 Action::ApproveAgent(ApproveAgent {
                     signature_chain_id: format!("{SIGNATURE_CHAIN_ID:#x}"),
                     hyperliquid_chain: chain.to_string(),
@@ -1588,12 +1628,39 @@ impl Venue for HyperliquidClient {
                 ),
             ));
         }
+        // Idempotent by the caller's client id: a withdrawal already sent is looked up in the ledger.
+        let prior = self.withdrawals().get(&req.client_id).copied();
+        if let Some((nonce, sent_at)) = prior {
+            if self
+                .ledger_has_withdrawal(nonce, sent_at - WITHDRAW_RESOLVE_MS)
+                .await?
+            {
+                return Ok(format!("withdraw3:{nonce}"));
+            }
+            if self.now() - sent_at < WITHDRAW_RESOLVE_MS {
+                return Err(self.err_unknown(format!(
+                    "withdrawal {} (withdraw3 nonce {nonce}) is not in the ledger yet; ask again later",
+                    req.client_id
+                )));
+            }
+            tracing::warn!(venue = %self.name, client_id = %req.client_id, nonce, "withdrawal never reached the ledger; sending it again");
+        }
         let perp = self.withdrawable().await?;
         if perp < req.amount {
             self.usd_class_transfer(req.amount - perp, true).await?;
         }
-        let nonce = self.withdraw3(dest, req.amount).await?;
-        Ok(format!("withdraw3:{nonce}"))
+        let sent_at = self.now();
+        let (nonce, r) = self.withdraw3_sent(dest, req.amount).await;
+        match r {
+            Ok(()) | Err(VenueError::UnknownOutcome { .. }) => {
+                self.withdrawals()
+                    .insert(req.client_id.clone(), (nonce, sent_at));
+            }
+            Err(_) => {
+                self.withdrawals().remove(&req.client_id);
+            }
+        }
+        r.map(|_| format!("withdraw3:{nonce}"))
     }
 
     /// Bridge deposits and withdraw3 withdrawals from the non-funding ledger. A withdrawal is `Completed` once
