@@ -308,18 +308,32 @@ impl<'de> Deserialize<'de> for WireSignature {
 }
 
 impl WireSignature {
-    /// The address whose key produced this signature over `digest`.
+    /// The address whose key produced this signature over `digest` (libsecp256k1 recovery).
     pub fn recover(&self, digest: &B256) -> Result<Address, SignError> {
-        let sig = alloy::primitives::Signature::new(self.r, self.s, self.v == 28);
-        sig.recover_address_from_prehash(digest)
-            .map_err(|e| SignError::Recover(e.to_string()))
+        use secp256k1::ecdsa::{RecoverableSignature, RecoveryId};
+        let mut rs = [0u8; 64];
+        rs[..32].copy_from_slice(&self.r.to_be_bytes::<32>());
+        rs[32..].copy_from_slice(&self.s.to_be_bytes::<32>());
+        let id = RecoveryId::try_from(i32::from(self.v) - 27)
+            .map_err(|e| SignError::Recover(e.to_string()))?;
+        let sig = RecoverableSignature::from_compact(&rs, id)
+            .map_err(|e| SignError::Recover(e.to_string()))?;
+        let key = secp256k1::SECP256K1
+            .recover_ecdsa(secp256k1::Message::from_digest(digest.0), &sig)
+            .map_err(|e| SignError::Recover(e.to_string()))?;
+        Ok(Address::from_raw_public_key(
+            &key.serialize_uncompressed()[1..],
+        ))
     }
 }
 
 /// A private key that signs for Hyperliquid: the account's own key, or an approved API wallet (agent).
 /// Its `Debug` shows the address only; the key is never printed or logged.
 pub struct KeySigner {
+    /// For the address and keystores.
     inner: PrivateKeySigner,
+    /// The same key for libsecp256k1, which signs several times faster than k256.
+    secret: secp256k1::SecretKey,
 }
 
 impl fmt::Debug for KeySigner {
@@ -351,7 +365,12 @@ impl KeySigner {
             return Err(KeyError::BadHex);
         }
         let inner = PrivateKeySigner::from_slice(&bytes).map_err(|_| KeyError::BadHex)?;
-        Ok(KeySigner { inner })
+        Self::of(inner).ok_or(KeyError::BadHex)
+    }
+
+    fn of(inner: PrivateKeySigner) -> Option<Self> {
+        let secret = secp256k1::SecretKey::from_byte_array(inner.to_bytes().0).ok()?;
+        Some(KeySigner { inner, secret })
     }
 
     /// From an environment variable holding the hex key.
@@ -362,19 +381,18 @@ impl KeySigner {
 
     /// From an encrypted JSON keystore (Web3 secret storage), with its password.
     pub fn from_keystore(path: &Path, password: &str) -> Result<Self, KeyError> {
+        let bad = |reason: String| KeyError::Keystore {
+            path: path.display().to_string(),
+            reason,
+        };
         let inner =
-            PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| KeyError::Keystore {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            })?;
-        Ok(KeySigner { inner })
+            PrivateKeySigner::decrypt_keystore(path, password).map_err(|e| bad(e.to_string()))?;
+        Self::of(inner).ok_or_else(|| bad("not a secp256k1 key".into()))
     }
 
     /// A fresh random key (tests, local servers).
     pub fn random() -> Self {
-        KeySigner {
-            inner: PrivateKeySigner::random(),
-        }
+        Self::of(PrivateKeySigner::random()).expect("a random key is a valid key")
     }
 
     pub fn address(&self) -> Address {
@@ -382,7 +400,27 @@ impl KeySigner {
     }
 
     /// Sign a 32-byte digest.
+    /// Sign a 32-byte digest: RFC 6979 deterministic nonce, low-s, `v = 27 + recovery id`.
     pub fn sign_digest(&self, digest: &B256) -> Result<WireSignature, SignError> {
+        let sig = secp256k1::SECP256K1
+            .sign_ecdsa_recoverable(secp256k1::Message::from_digest(digest.0), &self.secret);
+        let (id, rs) = sig.serialize_compact();
+        let v = 27 + i32::from(id);
+        if !(27..=28).contains(&v) {
+            return Err(SignError::Sign(format!(
+                "unexpected recovery id {}",
+                v - 27
+            )));
+        }
+        Ok(WireSignature {
+            r: U256::from_be_slice(&rs[..32]),
+            s: U256::from_be_slice(&rs[32..]),
+            v: v as u8,
+        })
+    }
+
+    /// The same signature through alloy's k256 signer (the reference the fast path is checked against).
+    pub fn sign_digest_k256(&self, digest: &B256) -> Result<WireSignature, SignError> {
         let sig = self
             .inner
             .sign_hash_sync(digest)
@@ -515,6 +553,28 @@ mod tests {
         assert_eq!(sig.recover(&test).unwrap(), k.address());
         // The same signature checked against the other network recovers somebody else.
         assert_ne!(sig.recover(&main).unwrap(), k.address());
+    }
+
+    #[test]
+    fn libsecp256k1_and_k256_sign_and_recover_alike() {
+        for i in 0u8..32 {
+            let k = KeySigner::random();
+            let digest = keccak256([i; 7]);
+            let fast = k.sign_digest(&digest).unwrap();
+            assert_eq!(fast, k.sign_digest_k256(&digest).unwrap());
+            assert_eq!(fast.recover(&digest).unwrap(), k.address());
+            let alloy_sig = alloy::primitives::Signature::new(fast.r, fast.s, fast.v == 28);
+            assert_eq!(
+                alloy_sig.recover_address_from_prehash(&digest).unwrap(),
+                k.address()
+            );
+        }
+        let bad = WireSignature {
+            r: U256::MAX,
+            s: U256::from(1),
+            v: 27,
+        };
+        assert!(bad.recover(&B256::ZERO).is_err());
     }
 
     #[test]
