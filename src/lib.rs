@@ -6,6 +6,7 @@
 
 pub mod auction;
 pub mod backtest;
+pub mod chain;
 pub mod cli;
 pub mod config;
 pub mod control;
@@ -15,4 +16,5 @@ pub mod inputs;
 pub mod model;
 pub mod plan;
 pub mod service;
+pub mod store;
 pub mod venue;

@@ -1,7 +1,9 @@
 //! The command line: argument parsing and the user-facing commands. Each command lives in its own file and
 //! returns a typed [`CliError`]; [`main`] maps it to a message on stderr and an exit code.
 
+pub mod auction_bench_cmd;
 pub mod config_cmd;
+pub mod order_cmd;
 pub mod plan_cmd;
 pub mod synth_cmd;
 pub mod venues_cmd;
@@ -47,6 +49,10 @@ pub enum Command {
     },
     /// Write a synthetic recording (relayer or treasury) with a matching config.
     Synth(synth_cmd::SynthArgs),
+    /// A one-time order worked through the Dutch auction (live progress, final report as JSON).
+    Order(Box<order_cmd::OrderArgs>),
+    /// Execution quality: ballast's auction vs an immediate IOC vs a linear auction, on simulated markets.
+    AuctionBench(auction_bench_cmd::AuctionBenchArgs),
 }
 
 /// Errors of the command line, each with its exit code.
@@ -124,5 +130,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Plan(args) => plan_cmd::run(args),
         Command::Venues { command } => venues_cmd::run(command),
         Command::Synth(args) => synth_cmd::run(args),
+        Command::Order(args) => order_cmd::run(*args),
+        Command::AuctionBench(args) => auction_bench_cmd::run(args),
     }
 }

@@ -347,6 +347,7 @@ fn read_root(
     let positions = read_positions(&mut root, d);
     let routes = read_routes(&mut root, d, &positions, &venues);
     let chains = chains::read(&mut root, d);
+    chains::check_positions(&chains, &positions, d);
     root.finish(d);
 
     Some(Config {

@@ -6,6 +6,8 @@
 //! ([`Venue::order_status`]) before doing anything else for that order.
 
 pub mod clock;
+pub mod executor;
+pub mod quality;
 pub mod rules;
 
 use std::fmt;

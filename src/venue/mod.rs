@@ -3,5 +3,6 @@
 
 pub mod binance;
 pub mod hyperliquid;
+pub mod paper;
 pub mod serve;
 pub mod sim;

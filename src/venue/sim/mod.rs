@@ -31,4 +31,4 @@ pub use exchange::{
 pub use liquidity::{LiquidityCfg, LiquidityModel, MidSource, PathPoint, SizeDist};
 pub use transfers::{NetworkCfg, SimTransfer};
 pub use units::Units;
-pub use venue::{Latency, SimVenue, to_venue_error};
+pub use venue::{Latency, SimOps, SimVenue, to_venue_error};

@@ -67,8 +67,7 @@ impl Latency {
 
 /// A [`Venue`] on a simulated exchange.
 pub struct SimVenue {
-    name: String,
-    account: String,
+    ops: SimOps,
     exchange: Arc<Mutex<SimExchange>>,
     clock: Arc<dyn Clock>,
     latency: Latency,
@@ -87,8 +86,7 @@ impl SimVenue {
         seed: u64,
     ) -> SimVenue {
         SimVenue {
-            name: name.into(),
-            account: account.into(),
+            ops: SimOps::new(name, account),
             exchange,
             clock,
             latency,
@@ -120,7 +118,7 @@ impl SimVenue {
     }
 
     pub fn account(&self) -> &str {
-        &self.account
+        &self.ops.account
     }
 
     fn lock(&self) -> MutexGuard<'_, SimExchange> {
@@ -155,12 +153,37 @@ impl SimVenue {
     }
 
     fn err(&self, e: SimReject) -> VenueError {
-        to_venue_error(&self.name, e)
+        to_venue_error(&self.ops.venue, e)
+    }
+}
+
+fn cref(id: &ClientOrderId) -> OrderRef {
+    OrderRef::Client(id.as_hex().to_string())
+}
+
+/// The order operations of the venue interface as synchronous calls on an exchange, trading as one account.
+/// [`SimVenue`] wraps them with latency; backtests call them directly in simulated time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SimOps {
+    pub venue: String,
+    pub account: String,
+}
+
+impl SimOps {
+    pub fn new(venue: impl Into<String>, account: impl Into<String>) -> Self {
+        SimOps {
+            venue: venue.into(),
+            account: account.into(),
+        }
+    }
+
+    fn err(&self, e: SimReject) -> VenueError {
+        to_venue_error(&self.venue, e)
     }
 
     fn status(&self, o: &OrderInfo) -> Result<OrderStatus, VenueError> {
         o.to_status().ok_or_else(|| VenueError::Rejected {
-            venue: self.name.clone(),
+            venue: self.venue.clone(),
             code: None,
             reason: format!("order {} has no client order id of ours", o.id),
             kind: RejectKind::Other,
@@ -177,10 +200,94 @@ impl SimVenue {
             client_id: Some(o.client_id.as_hex().to_string()),
         }
     }
-}
 
-fn cref(id: &ClientOrderId) -> OrderRef {
-    OrderRef::Client(id.as_hex().to_string())
+    pub fn place(
+        &self,
+        ex: &mut SimExchange,
+        order: &OrderRequest,
+        now: TimestampMs,
+    ) -> Result<OrderStatus, VenueError> {
+        let placed = ex
+            .place(&self.account, Self::new_order(order), now)
+            .map_err(|e| self.err(e))?;
+        self.status(&placed.order)
+    }
+
+    pub fn replace(
+        &self,
+        ex: &mut SimExchange,
+        old: &ClientOrderId,
+        old_known_filled: Decimal,
+        new: &OrderRequest,
+        now: TimestampMs,
+    ) -> Result<OrderStatus, VenueError> {
+        let r = ex
+            .replace(
+                &self.account,
+                &cref(old),
+                Some(old_known_filled),
+                Self::new_order(new),
+                now,
+            )
+            .map_err(|e| self.err(e))?;
+        match &r.new {
+            Some(p) => self.status(&p.order),
+            None => Err(VenueError::Rejected {
+                venue: self.venue.clone(),
+                code: None,
+                reason: format!(
+                    "order {old} filled {} beyond the {old_known_filled} known; it was cancelled and \
+                     nothing was left to place",
+                    r.overfill
+                ),
+                kind: RejectKind::UnknownOrder,
+            }),
+        }
+    }
+
+    pub fn cancel(
+        &self,
+        ex: &mut SimExchange,
+        market: &str,
+        id: &ClientOrderId,
+        now: TimestampMs,
+    ) -> Result<OrderStatus, VenueError> {
+        let o = ex
+            .cancel(&self.account, Some(market), &cref(id), now)
+            .map_err(|e| self.err(e))?;
+        self.status(&o)
+    }
+
+    pub fn order_status(
+        &self,
+        ex: &SimExchange,
+        market: &str,
+        id: &ClientOrderId,
+    ) -> Result<Option<OrderStatus>, VenueError> {
+        let o = ex
+            .order(&self.account, &cref(id))
+            .map_err(|e| self.err(e))?;
+        Ok(o.filter(|o| o.market == market).and_then(|o| o.to_status()))
+    }
+
+    /// Fills visible at `now` (a feed lagging by `delay_ms`), at or after `since`.
+    pub fn fills_since(
+        &self,
+        ex: &SimExchange,
+        since: TimestampMs,
+        now: TimestampMs,
+        delay_ms: TimestampMs,
+    ) -> Result<Vec<Fill>, VenueError> {
+        ex.fills_since(&self.account, since)
+            .map(|fills| {
+                fills
+                    .iter()
+                    .filter(|f| f.ts + delay_ms <= now)
+                    .map(|f| f.to_fill())
+                    .collect()
+            })
+            .map_err(|e| self.err(e))
+    }
 }
 
 /// Map an exchange rejection to the venue interface's error.
@@ -213,7 +320,7 @@ pub fn to_venue_error(venue: &str, e: SimReject) -> VenueError {
 #[async_trait]
 impl Venue for SimVenue {
     fn name(&self) -> &str {
-        &self.name
+        &self.ops.venue
     }
 
     async fn markets(&self) -> Result<Vec<MarketRules>, VenueError> {
@@ -223,7 +330,7 @@ impl Venue for SimVenue {
     }
 
     async fn balances(&self) -> Result<Vec<Balance>, VenueError> {
-        self.call(|ex, _| ex.balances(&self.account))
+        self.call(|ex, _| ex.balances(&self.ops.account))
             .await
             .map_err(|e| self.err(e))
     }
@@ -236,11 +343,7 @@ impl Venue for SimVenue {
     }
 
     async fn place(&self, order: &OrderRequest) -> Result<OrderStatus, VenueError> {
-        let placed = self
-            .call(|ex, now| ex.place(&self.account, Self::new_order(order), now))
-            .await
-            .map_err(|e| self.err(e))?;
-        self.status(&placed.order)
+        self.call(|ex, now| self.ops.place(ex, order, now)).await
     }
 
     async fn replace(
@@ -249,39 +352,13 @@ impl Venue for SimVenue {
         old_known_filled: Decimal,
         new: &OrderRequest,
     ) -> Result<OrderStatus, VenueError> {
-        let r = self
-            .call(|ex, now| {
-                ex.replace(
-                    &self.account,
-                    &cref(old),
-                    Some(old_known_filled),
-                    Self::new_order(new),
-                    now,
-                )
-            })
+        self.call(|ex, now| self.ops.replace(ex, old, old_known_filled, new, now))
             .await
-            .map_err(|e| self.err(e))?;
-        match &r.new {
-            Some(p) => self.status(&p.order),
-            None => Err(VenueError::Rejected {
-                venue: self.name.clone(),
-                code: None,
-                reason: format!(
-                    "order {old} filled {} beyond the {old_known_filled} known; it was cancelled and \
-                     nothing was left to place",
-                    r.overfill
-                ),
-                kind: RejectKind::UnknownOrder,
-            }),
-        }
     }
 
     async fn cancel(&self, market: &str, id: &ClientOrderId) -> Result<OrderStatus, VenueError> {
-        let o = self
-            .call(|ex, now| ex.cancel(&self.account, Some(market), &cref(id), now))
+        self.call(|ex, now| self.ops.cancel(ex, market, id, now))
             .await
-            .map_err(|e| self.err(e))?;
-        self.status(&o)
     }
 
     async fn order_status(
@@ -289,16 +366,13 @@ impl Venue for SimVenue {
         market: &str,
         id: &ClientOrderId,
     ) -> Result<Option<OrderStatus>, VenueError> {
-        let o = self
-            .call(|ex, _| ex.order(&self.account, &cref(id)))
+        self.call(|ex, _| self.ops.order_status(ex, market, id))
             .await
-            .map_err(|e| self.err(e))?;
-        Ok(o.filter(|o| o.market == market).and_then(|o| o.to_status()))
     }
 
     async fn open_orders(&self, market: Option<&str>) -> Result<Vec<OrderStatus>, VenueError> {
         let orders = self
-            .call(|ex, _| ex.open_orders(&self.account, market))
+            .call(|ex, _| ex.open_orders(&self.ops.account, market))
             .await
             .map_err(|e| self.err(e))?;
         // Orders placed through other clients without one of our ids are left out.
@@ -307,21 +381,12 @@ impl Venue for SimVenue {
 
     async fn fills_since(&self, since: TimestampMs) -> Result<Vec<Fill>, VenueError> {
         let delay = self.latency.fills_delay_ms as TimestampMs;
-        self.call(|ex, now| {
-            ex.fills_since(&self.account, since).map(|fills| {
-                fills
-                    .iter()
-                    .filter(|f| f.ts + delay <= now)
-                    .map(|f| f.to_fill())
-                    .collect()
-            })
-        })
-        .await
-        .map_err(|e| self.err(e))
+        self.call(|ex, now| self.ops.fills_since(ex, since, now, delay))
+            .await
     }
 
     async fn deposit_address(&self, asset: &str, network: &str) -> Result<String, VenueError> {
-        self.call(|ex, _| ex.deposit_address(&self.account, asset, network))
+        self.call(|ex, _| ex.deposit_address(&self.ops.account, asset, network))
             .await
             .map_err(|e| self.err(e))
     }
@@ -329,7 +394,7 @@ impl Venue for SimVenue {
     async fn withdraw(&self, req: &WithdrawRequest) -> Result<String, VenueError> {
         self.call(|ex, now| {
             ex.withdraw(
-                &self.account,
+                &self.ops.account,
                 &req.asset,
                 &req.network,
                 &req.address,
@@ -344,7 +409,7 @@ impl Venue for SimVenue {
     }
 
     async fn transfers_since(&self, since: TimestampMs) -> Result<Vec<TransferStatus>, VenueError> {
-        self.call(|ex, _| ex.transfers_since(&self.account, since))
+        self.call(|ex, _| ex.transfers_since(&self.ops.account, since))
             .await
             .map(|ts| ts.iter().map(|t| t.to_status()).collect())
             .map_err(|e| self.err(e))
