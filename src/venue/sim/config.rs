@@ -67,7 +67,11 @@ pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
         }
         None => Some(Latency::default()),
     };
-    let exchange = read_exchange(o, d)?;
+    let mut exchange = read_exchange(o, d)?;
+    if exchange.markets.is_empty() {
+        // No market configured: the Binance-style stable pair.
+        exchange.markets.push(super::presets::binance_usdcusdt());
+    }
     let account = match account.ok()? {
         Some(a) if exchange.accounts.iter().any(|x| x.name == a) => a,
         Some(a) => {
@@ -81,12 +85,23 @@ pub fn read_sim_venue(o: &mut Obj, d: &mut Diagnostics) -> Option<SimVenueCfg> {
         None => match exchange.accounts.first() {
             Some(a) => a.name.clone(),
             None => {
-                d.error(
-                    o.span.clone(),
-                    &o.path,
-                    "a simulated venue needs at least one [[account]]",
-                );
-                return None;
+                // No account configured: a funded paper account trades every asset of its markets.
+                let mut assets: Vec<String> = Vec::new();
+                for m in &exchange.markets {
+                    for a in [&m.rules.base, &m.rules.quote] {
+                        if !assets.contains(a) {
+                            assets.push(a.clone());
+                        }
+                    }
+                }
+                exchange.accounts.push(AccountCfg {
+                    name: "paper".into(),
+                    balances: assets
+                        .into_iter()
+                        .map(|a| (a, Decimal::from(crate::venue::paper::PAPER_BALANCE)))
+                        .collect(),
+                });
+                "paper".to_string()
             }
         },
     };
