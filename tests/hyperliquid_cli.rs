@@ -104,3 +104,48 @@ fn serve_refuses_a_bad_file_with_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn one_file_starts_both_local_servers() {
+    use ballast::venue::serve::LocalVenues;
+    let src = r#"
+[hyperliquid]
+listen = "127.0.0.1:0"
+chain = "testnet"
+
+[[hyperliquid.market]]
+preset = "hyperliquid-usdt0-usdc"
+liquidity = false
+
+[binance]
+listen = "127.0.0.1:0"
+
+[[binance.market]]
+preset = "binance-usdcusdt"
+liquidity = false
+"#;
+    let v = LocalVenues::parse("both.toml", src).unwrap_or_else(|e| panic!("{e}"));
+    assert!(v.hyperliquid.is_some() && v.binance.is_some());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let running = ballast::venue::serve::start(&v).await.unwrap();
+        let lines = running.describe(&v);
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("hyperliquid: listening on http://127.0.0.1:")),
+            "{lines:?}"
+        );
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with("binance: listening on http://127.0.0.1:")),
+            "{lines:?}"
+        );
+        running.shutdown().await;
+    });
+    let e = LocalVenues::parse("both.toml", "[binance]\nlisten = 7\n")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("both.toml:2: binance.listen"), "{e}");
+}

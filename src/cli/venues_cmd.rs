@@ -30,17 +30,14 @@ pub fn run(cmd: VenuesCommand) -> Result<ExitCode, CliError> {
                 let running = serve::start(&cfg)
                     .await
                     .map_err(|e| CliError::Failed(e.to_string()))?;
-                if let (Some(c), Some(h)) = (&cfg.hyperliquid, &running.hyperliquid) {
-                    for line in serve::describe_hyperliquid(c, h) {
-                        println!("{line}");
-                    }
+                for line in running.describe(&cfg) {
+                    println!("{line}");
                 }
                 println!("serving; ctrl-c to stop");
-                if let Some(h) = running.hyperliquid {
-                    h.run_until_ctrl_c()
-                        .await
-                        .map_err(|e| CliError::io("serving", e))?;
-                }
+                tokio::signal::ctrl_c()
+                    .await
+                    .map_err(|e| CliError::io("waiting for ctrl-c", e))?;
+                running.shutdown().await;
                 Ok(ExitCode::SUCCESS)
             })
         }

@@ -1,12 +1,15 @@
 //! The local venue servers, started together from one TOML file (`ballast venues serve --config FILE`):
-//! a `[hyperliquid]` section for the local Hyperliquid server (and, later, a `[binance]` section). Each
-//! section is read by its venue's module with the span-keeping reader, so every problem has its line.
-//! The format is documented in `docs/HYPERLIQUID.md`; `config/local-venues.toml` is an example.
+//! a `[hyperliquid]` section for the local Hyperliquid server and a `[binance]` section for the local Binance
+//! server. Each section is read by its venue's module with the span-keeping reader, so every problem has its
+//! line. The formats are documented in `docs/HYPERLIQUID.md` and `docs/BINANCE.md`;
+//! `config/local-venues.toml` is an example.
 
 use std::path::{Path, PathBuf};
 
 use crate::config::reader::Obj;
 use crate::config::{self, ConfigErrors};
+use crate::venue::binance::server as bn_server;
+use crate::venue::binance::server_cfg::{self as bn_cfg, ServerConfig as BnServerCfg};
 use crate::venue::hyperliquid::server::{self as hl_server, HlServerCfg, ServerHandle};
 
 /// What the file configures.
@@ -14,6 +17,7 @@ use crate::venue::hyperliquid::server::{self as hl_server, HlServerCfg, ServerHa
 pub struct LocalVenues {
     pub source: PathBuf,
     pub hyperliquid: Option<HlServerCfg>,
+    pub binance: Option<BnServerCfg>,
 }
 
 impl LocalVenues {
@@ -36,25 +40,59 @@ impl LocalVenues {
                 }
                 None => None,
             };
+            let binance = match root.obj(d, "binance") {
+                Some(mut o) => {
+                    let c = bn_cfg::read(&mut o, d);
+                    o.finish(d);
+                    c
+                }
+                None => None,
+            };
             root.finish(d);
-            if !d.has_errors() && hyperliquid.is_none() {
+            if !d.has_errors() && hyperliquid.is_none() && binance.is_none() {
                 d.error(
                     Some(0..0),
                     "",
-                    "no venue configured: add a [hyperliquid] section",
+                    "no venue configured: add a [hyperliquid] or a [binance] section",
                 );
             }
             Some(LocalVenues {
                 source: path.to_path_buf(),
                 hyperliquid,
+                binance,
             })
         })
     }
 }
 
-/// The servers started from a [`LocalVenues`].
+/// The servers started from a [`LocalVenues`]; dropping it stops them.
 pub struct Running {
     pub hyperliquid: Option<ServerHandle>,
+    pub binance: Option<bn_server::ServerHandle>,
+}
+
+impl Running {
+    /// Lines saying where each server listens and what it serves.
+    pub fn describe(&self, cfg: &LocalVenues) -> Vec<String> {
+        let mut out = Vec::new();
+        if let (Some(c), Some(h)) = (&cfg.hyperliquid, &self.hyperliquid) {
+            out.extend(describe_hyperliquid(c, h));
+        }
+        if let (Some(c), Some(h)) = (&cfg.binance, &self.binance) {
+            out.extend(bn_server::describe(c, h));
+        }
+        out
+    }
+
+    /// Stop every server.
+    pub async fn shutdown(self) {
+        if let Some(h) = self.hyperliquid {
+            h.shutdown().await;
+        }
+        if let Some(h) = self.binance {
+            h.shutdown().await;
+        }
+    }
 }
 
 /// Why the servers could not start.
@@ -62,6 +100,8 @@ pub struct Running {
 pub enum ServeError {
     #[error("hyperliquid: {0}")]
     Hyperliquid(#[from] hl_server::ServerError),
+    #[error("binance: {0}")]
+    Binance(#[from] bn_server::ServerError),
 }
 
 /// Start every configured server.
@@ -70,7 +110,14 @@ pub async fn start(cfg: &LocalVenues) -> Result<Running, ServeError> {
         Some(c) => Some(hl_server::spawn(c.clone()).await?),
         None => None,
     };
-    Ok(Running { hyperliquid })
+    let binance = match &cfg.binance {
+        Some(c) => Some(bn_server::spawn_configured(c.clone()).await?),
+        None => None,
+    };
+    Ok(Running {
+        hyperliquid,
+        binance,
+    })
 }
 
 /// Lines describing a running Hyperliquid server: where it listens, which signatures it takes, its

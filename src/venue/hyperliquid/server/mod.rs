@@ -141,18 +141,6 @@ impl ServerHandle {
             let _ = tx.send(());
         }
     }
-
-    /// Serve until the process is interrupted (ctrl-c) or the server fails.
-    pub async fn run_until_ctrl_c(mut self) -> std::io::Result<()> {
-        let server = self.server.take().expect("running");
-        tokio::select! {
-            r = server => r.unwrap_or(Ok(())),
-            _ = tokio::signal::ctrl_c() => {
-                self.stop();
-                Ok(())
-            }
-        }
-    }
 }
 
 impl Drop for ServerHandle {
