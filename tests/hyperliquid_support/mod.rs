@@ -96,8 +96,22 @@ pub async fn start_server(
     extra_hl: &str,
     clock: Option<Arc<dyn Clock>>,
 ) -> ServerHandle {
-    let cfg = LocalVenues::parse("test-venues.toml", &venues_toml(chain, k, extra_hl, false))
-        .unwrap_or_else(|e| panic!("{e}"));
+    start_server_with(chain, k, extra_hl, clock, false).await
+}
+
+/// [`start_server`], optionally with the market's background liquidity (makers and takers in real time).
+pub async fn start_server_with(
+    chain: &str,
+    k: &Keys,
+    extra_hl: &str,
+    clock: Option<Arc<dyn Clock>>,
+    liquidity: bool,
+) -> ServerHandle {
+    let cfg = LocalVenues::parse(
+        "test-venues.toml",
+        &venues_toml(chain, k, extra_hl, liquidity),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
     let hl = cfg.hyperliquid.unwrap();
     match clock {
         Some(c) => server::spawn_with_clock(hl, c).await.unwrap(),
