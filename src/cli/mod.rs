@@ -6,6 +6,7 @@ pub mod config_cmd;
 pub mod order_cmd;
 pub mod plan_cmd;
 pub mod synth_cmd;
+pub mod venues_cmd;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,11 @@ pub enum Command {
     },
     /// Dry run: one controller + planner step on given balances, printed as JSON (or a table).
     Plan(plan_cmd::PlanArgs),
+    /// Local venue servers that speak the venues' wire protocols.
+    Venues {
+        #[command(subcommand)]
+        command: venues_cmd::VenuesCommand,
+    },
     /// Write a synthetic recording (relayer or treasury) with a matching config.
     Synth(synth_cmd::SynthArgs),
     /// A one-time order worked through the Dutch auction (live progress, final report as JSON).
@@ -122,6 +128,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
         Command::Config { command } => config_cmd::run(command),
         Command::Plan(args) => plan_cmd::run(args),
+        Command::Venues { command } => venues_cmd::run(command),
         Command::Synth(args) => synth_cmd::run(args),
         Command::Order(args) => order_cmd::run(*args),
         Command::AuctionBench(args) => auction_bench_cmd::run(args),

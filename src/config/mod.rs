@@ -242,52 +242,64 @@ pub enum VenueSettings {
     Binance(binance::Settings),
 }
 
+/// The text of a TOML file: a file that cannot be read or is not UTF-8 is one problem naming the file.
+pub fn read_text(path: &Path) -> Result<String, ConfigErrors> {
+    let name = path.display().to_string();
+    let problem = |message: String| {
+        ConfigErrors(vec![Problem {
+            file: name.clone(),
+            line: None,
+            path: String::new(),
+            message,
+        }])
+    };
+    let bytes = std::fs::read(path).map_err(|e| problem(format!("cannot read: {e}")))?;
+    String::from_utf8(bytes).map_err(|e| {
+        problem(format!(
+            "not UTF-8 text (byte {})",
+            e.utf8_error().valid_up_to()
+        ))
+    })
+}
+
+/// Parse TOML text and validate it with `read` (the span-keeping reader): `Ok` only when there is no
+/// problem at all, else every problem with its line (syntax errors included).
+pub fn parse_toml<T>(
+    path: &Path,
+    src: &str,
+    read: impl FnOnce(&toml_edit::Document<String>, &mut Diagnostics) -> Option<T>,
+) -> Result<T, ConfigErrors> {
+    let name = path.display().to_string();
+    let mut d = Diagnostics::new(&name, src);
+    let doc = match toml_edit::Document::parse(src.to_string()) {
+        Ok(doc) => doc,
+        Err(e) => {
+            d.error(
+                e.span(),
+                "",
+                format!("invalid TOML: {}", e.message().trim()),
+            );
+            return Err(ConfigErrors(d.problems));
+        }
+    };
+    match read(&doc, &mut d) {
+        Some(c) if !d.has_errors() => Ok(c),
+        _ => Err(ConfigErrors(d.problems)),
+    }
+}
+
 impl Config {
     /// Read and validate a configuration file.
     pub fn load(path: impl AsRef<Path>) -> Result<Config, ConfigErrors> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| {
-            ConfigErrors(vec![Problem {
-                file: name.clone(),
-                line: None,
-                path: String::new(),
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
-        let src = String::from_utf8(bytes).map_err(|e| {
-            ConfigErrors(vec![Problem {
-                file: name.clone(),
-                line: None,
-                path: String::new(),
-                message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-            }])
-        })?;
-        Self::parse(path, &src)
+        Self::parse(path, &read_text(path)?)
     }
 
     /// Validate configuration text; `path` is used for messages and `source`.
     pub fn parse(path: impl AsRef<Path>, src: &str) -> Result<Config, ConfigErrors> {
         let path = path.as_ref();
-        let name = path.display().to_string();
-        let mut d = Diagnostics::new(&name, src);
-        let doc = match toml_edit::Document::parse(src.to_string()) {
-            Ok(doc) => doc,
-            Err(e) => {
-                d.error(
-                    e.span(),
-                    "",
-                    format!("invalid TOML: {}", e.message().trim()),
-                );
-                return Err(ConfigErrors(d.problems));
-            }
-        };
         let digest = hex::encode(Sha256::digest(src.as_bytes()));
-        let cfg = read_root(&doc, &mut d, path, digest);
-        match cfg {
-            Some(c) if !d.has_errors() => Ok(c),
-            _ => Err(ConfigErrors(d.problems)),
-        }
+        parse_toml(path, src, |doc, d| read_root(doc, d, path, digest))
     }
 }
 

@@ -4,4 +4,5 @@
 pub mod binance;
 pub mod hyperliquid;
 pub mod paper;
+pub mod serve;
 pub mod sim;
