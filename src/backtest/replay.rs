@@ -57,7 +57,12 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    pub const ALL: [Strategy; 4] = [Strategy::Ballast, Strategy::None, Strategy::Threshold, Strategy::POnly];
+    pub const ALL: [Strategy; 4] = [
+        Strategy::Ballast,
+        Strategy::None,
+        Strategy::Threshold,
+        Strategy::POnly,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -112,8 +117,17 @@ pub enum BacktestError {
     MissingPosition(String),
     #[error("the recording has fewer than two snapshots")]
     TooShort,
-    #[error("route {from} -> {to} via {venue}: market {market:?} does not swap {from_asset} for {to_asset}")]
-    BadMarket { venue: String, market: String, from: String, to: String, from_asset: String, to_asset: String },
+    #[error(
+        "route {from} -> {to} via {venue}: market {market:?} does not swap {from_asset} for {to_asset}"
+    )]
+    BadMarket {
+        venue: String,
+        market: String,
+        from: String,
+        to: String,
+        from_asset: String,
+        to_asset: String,
+    },
     #[error("venue {0}: {1}")]
     Venue(String, String),
 }
@@ -162,7 +176,11 @@ enum LegState {
     /// On its way to the venue; arrives at `at`.
     ToVenue { at: TimestampMs },
     /// Swapped (or not); arrives on the destination at `at`.
-    Withdrawing { at: TimestampMs, received: f64, remainder: f64 },
+    Withdrawing {
+        at: TimestampMs,
+        received: f64,
+        remainder: f64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -198,7 +216,12 @@ struct Markets {
 const BOOK_ACCOUNT: &str = "backtest";
 
 impl Markets {
-    fn new(cfg: &Config, fill: FillModel, seed: u64, start: TimestampMs) -> Result<Markets, BacktestError> {
+    fn new(
+        cfg: &Config,
+        fill: FillModel,
+        seed: u64,
+        start: TimestampMs,
+    ) -> Result<Markets, BacktestError> {
         let mut exchanges = Vec::new();
         let mut configs = Vec::new();
         for v in &cfg.venues {
@@ -209,7 +232,12 @@ impl Markets {
                     _ => presets::binance_usdcusdt(),
                 }],
             };
-            configs.push(markets.iter().map(|m| (m.rules.market.clone(), m.clone())).collect());
+            configs.push(
+                markets
+                    .iter()
+                    .map(|m| (m.rules.market.clone(), m.clone()))
+                    .collect(),
+            );
             if fill == FillModel::Book {
                 let mut assets: Vec<String> = Vec::new();
                 for m in &markets {
@@ -224,17 +252,27 @@ impl Markets {
                     markets,
                     accounts: vec![crate::venue::sim::AccountCfg {
                         name: BOOK_ACCOUNT.into(),
-                        balances: assets.into_iter().map(|a| (a, Decimal::from(10_000_000_000i64))).collect(),
+                        balances: assets
+                            .into_iter()
+                            .map(|a| (a, Decimal::from(10_000_000_000i64)))
+                            .collect(),
                     }],
                     networks: vec![],
                 };
-                let ex = SimExchange::new(&ex_cfg, start).map_err(|e| BacktestError::Venue(v.name.clone(), e.to_string()))?;
+                let ex = SimExchange::new(&ex_cfg, start)
+                    .map_err(|e| BacktestError::Venue(v.name.clone(), e.to_string()))?;
                 exchanges.push(Some(ex));
             } else {
                 exchanges.push(None);
             }
         }
-        Ok(Markets { exchanges, configs, fill, seed, swaps: 0 })
+        Ok(Markets {
+            exchanges,
+            configs,
+            fill,
+            seed,
+            swaps: 0,
+        })
     }
 
     fn rules(&self, venue: usize, market: &str) -> Option<&MarketRules> {
@@ -242,28 +280,62 @@ impl Markets {
     }
 
     /// Execute a swap of `qty` base units on a market starting at `start`, the way a strategy does.
-    fn execute(&mut self, sm: &SwapMarket, qty: Decimal, start: TimestampMs, how: &Execution, opts: &ReplayOptions) -> SwapOutcome {
+    fn execute(
+        &mut self,
+        sm: &SwapMarket,
+        qty: Decimal,
+        start: TimestampMs,
+        how: &Execution,
+        opts: &ReplayOptions,
+    ) -> SwapOutcome {
         self.swaps += 1;
         let intent = format!("bt-{}-{}", self.seed, self.swaps);
         let run = |v: &mut dyn ModelVenue| match how {
-            Execution::Auction(s) => execution::work_auction(v, sm.side, qty, s, &intent, start, opts.poll_ms, opts.latency_ms)
-                .map(|(o, _)| o)
-                .unwrap_or_default(),
+            Execution::Auction(s) => execution::work_auction(
+                v,
+                sm.side,
+                qty,
+                s,
+                &intent,
+                start,
+                opts.poll_ms,
+                opts.latency_ms,
+            )
+            .map(|(o, _)| o)
+            .unwrap_or_default(),
             Execution::Ioc => execution::work_ioc(v, sm.side, qty, 100.0, &intent, start),
-            Execution::Linear(a, b) => {
-                execution::work_linear(v, sm.side, qty, *a, *b, opts.schedule.deadline_ms, opts.schedule.step_ms, start)
-            }
+            Execution::Linear(a, b) => execution::work_linear(
+                v,
+                sm.side,
+                qty,
+                *a,
+                *b,
+                opts.schedule.deadline_ms,
+                opts.schedule.step_ms,
+                start,
+            ),
         };
         match self.fill {
             FillModel::Book => {
-                let ex = self.exchanges[sm.venue].as_mut().expect("book model has exchanges");
+                let ex = self.exchanges[sm.venue]
+                    .as_mut()
+                    .expect("book model has exchanges");
                 let mut v = BookVenue::new(ex, BOOK_ACCOUNT, &sm.market).expect("known market");
                 run(&mut v)
             }
             FillModel::Fast => {
                 let m = &self.configs[sm.venue][&sm.market];
-                let liq = m.liquidity.clone().unwrap_or_else(|| presets::binance_usdcusdt().liquidity.expect("preset liquidity"));
-                let mut v = FastVenue::new(m.rules.clone(), liq, self.seed.wrapping_mul(31).wrapping_add(self.swaps), start);
+                let liq = m.liquidity.clone().unwrap_or_else(|| {
+                    presets::binance_usdcusdt()
+                        .liquidity
+                        .expect("preset liquidity")
+                });
+                let mut v = FastVenue::new(
+                    m.rules.clone(),
+                    liq,
+                    self.seed.wrapping_mul(31).wrapping_add(self.swaps),
+                    start,
+                );
                 run(&mut v)
             }
         }
@@ -297,7 +369,8 @@ fn strategy_config(cfg: &Config, s: Strategy) -> Config {
             c.controller.ki = 0.0;
             c.controller.kd = 0.0;
             c.controller.gain_period = c.schedule.interval;
-            c.controller.max_cycle_turnover_bps = Some(c.controller.max_cycle_turnover_bps.unwrap_or(1000));
+            c.controller.max_cycle_turnover_bps =
+                Some(c.controller.max_cycle_turnover_bps.unwrap_or(1000));
         }
     }
     c
@@ -306,7 +379,9 @@ fn strategy_config(cfg: &Config, s: Strategy) -> Config {
 /// Find the side of a route's swap on its market: the source asset is the base (sell) or the quote (buy).
 /// Asset names match exactly or by prefix (`USDT` trades as `USDT0` on Hyperliquid).
 fn swap_side(rules: &MarketRules, from: &str, to: &str) -> Option<Side> {
-    let is = |venue_asset: &str, ours: &str| venue_asset == ours || venue_asset.starts_with(ours) || ours.starts_with(venue_asset);
+    let is = |venue_asset: &str, ours: &str| {
+        venue_asset == ours || venue_asset.starts_with(ours) || ours.starts_with(venue_asset)
+    };
     if is(&rules.base, from) && is(&rules.quote, to) {
         Some(Side::Sell)
     } else if is(&rules.quote, from) && is(&rules.base, to) {
@@ -317,7 +392,12 @@ fn swap_side(rules: &MarketRules, from: &str, to: &str) -> Option<Side> {
 }
 
 /// Replay one strategy.
-pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptions) -> Result<RunResult, BacktestError> {
+pub fn run(
+    cfg: &Config,
+    rec: &Recording,
+    strategy: Strategy,
+    opts: &ReplayOptions,
+) -> Result<RunResult, BacktestError> {
     if rec.len() < 2 {
         return Err(BacktestError::TooShort);
     }
@@ -325,7 +405,10 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
     let cols: Vec<usize> = cfg
         .positions
         .iter()
-        .map(|p| rec.position_index(&p.key).ok_or_else(|| BacktestError::MissingPosition(p.key.to_string())))
+        .map(|p| {
+            rec.position_index(&p.key)
+                .ok_or_else(|| BacktestError::MissingPosition(p.key.to_string()))
+        })
         .collect::<Result<_, _>>()?;
     let scfg = strategy_config(cfg, strategy);
     let mut engine = Engine::from_config(&scfg);
@@ -334,15 +417,29 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
     // Swap markets per route.
     let mut swap_markets: Vec<Option<SwapMarket>> = Vec::with_capacity(cfg.routes.len());
     for r in &cfg.routes {
-        let venue = cfg.venues.iter().position(|v| v.name == r.venue).expect("validated");
+        let venue = cfg
+            .venues
+            .iter()
+            .position(|v| v.name == r.venue)
+            .expect("validated");
         if r.from.asset == r.to.asset {
             swap_markets.push(None);
             continue;
         }
-        let market = r.market.clone().or_else(|| markets.configs[venue].keys().next().cloned()).unwrap_or_default();
-        let side = markets.rules(venue, &market).and_then(|rules| swap_side(rules, &r.from.asset, &r.to.asset));
+        let market = r
+            .market
+            .clone()
+            .or_else(|| markets.configs[venue].keys().next().cloned())
+            .unwrap_or_default();
+        let side = markets
+            .rules(venue, &market)
+            .and_then(|rules| swap_side(rules, &r.from.asset, &r.to.asset));
         match side {
-            Some(side) => swap_markets.push(Some(SwapMarket { venue, market, side })),
+            Some(side) => swap_markets.push(Some(SwapMarket {
+                venue,
+                market,
+                side,
+            })),
             None => {
                 return Err(BacktestError::BadMarket {
                     venue: r.venue.clone(),
@@ -381,9 +478,23 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
         hold_all: None,
     };
     let mut pending = vec![0.0; n];
-    let mut samples = vec![Sample { value: 0.0, target_value: 0.0, band_low: 0.0, band_high: f64::INFINITY }; n];
-    let target_specs: Vec<targets::Target> = engine.computer.specs().iter().map(|s| s.target).collect();
-    let mins: Vec<f64> = engine.computer.specs().iter().map(|s| s.min_units).collect();
+    let mut samples = vec![
+        Sample {
+            value: 0.0,
+            target_value: 0.0,
+            band_low: 0.0,
+            band_high: f64::INFINITY
+        };
+        n
+    ];
+    let target_specs: Vec<targets::Target> =
+        engine.computer.specs().iter().map(|s| s.target).collect();
+    let mins: Vec<f64> = engine
+        .computer
+        .specs()
+        .iter()
+        .map(|s| s.min_units)
+        .collect();
     let mut resolved = targets::Resolved::default();
     let mut values = vec![0.0; n];
     let price_assets: Vec<bool> = assets.iter().map(|a| rec.prices.contains_key(*a)).collect();
@@ -421,32 +532,46 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
                         None => (l.amount, 0.0, at),
                         Some(sm) => {
                             let ref_price = prices[l.to] / prices[l.from].max(1e-12);
-                            let rules = markets.rules(sm.venue, &sm.market).expect("known market").clone();
+                            let rules = markets
+                                .rules(sm.venue, &sm.market)
+                                .expect("known market")
+                                .clone();
                             // Base quantity of the swap: the amount itself when selling base, or what the
                             // quote amount buys at the reference.
                             let qty_f = match sm.side {
                                 Side::Sell => l.amount,
                                 Side::Buy => l.amount / ref_price.max(1e-12),
                             };
-                            let qty = rules.round_qty(crate::model::from_f64(qty_f).unwrap_or_default());
-                            let value_quote = crate::model::from_f64(qty_f * match sm.side {
-                                Side::Sell => ref_price,
-                                Side::Buy => ref_price,
-                            })
+                            let qty =
+                                rules.round_qty(crate::model::from_f64(qty_f).unwrap_or_default());
+                            let value_quote = crate::model::from_f64(
+                                qty_f
+                                    * match sm.side {
+                                        Side::Sell => ref_price,
+                                        Side::Buy => ref_price,
+                                    },
+                            )
                             .unwrap_or_default();
-                            if qty <= Decimal::ZERO || qty < rules.min_qty || value_quote < rules.min_notional {
+                            if qty <= Decimal::ZERO
+                                || qty < rules.min_qty
+                                || value_quote < rules.min_notional
+                            {
                                 (0.0, l.amount, at)
                             } else {
                                 let o = markets.execute(sm, qty, at, &how, opts);
                                 stats.swaps += 1;
                                 stats.requests += u64::from(o.requests);
                                 stats.replaces += u64::from(o.replaces);
-                                let (filled, notional, fees) = (to_f64(o.filled), to_f64(o.notional), to_f64(o.fees_quote));
+                                let (filled, notional, fees) =
+                                    (to_f64(o.filled), to_f64(o.notional), to_f64(o.fees_quote));
                                 let (recv, rem) = match sm.side {
                                     // Sold base for quote: quote received net of quote fees.
                                     Side::Sell => (notional - fees, l.amount - filled),
                                     // Bought base with quote: base received net of fees (valued in quote).
-                                    Side::Buy => (filled - fees / (notional / filled.max(1e-12)).max(1e-12), l.amount - notional),
+                                    Side::Buy => (
+                                        filled - fees / (notional / filled.max(1e-12)).max(1e-12),
+                                        l.amount - notional,
+                                    ),
                                 };
                                 let quote_pos = match sm.side {
                                     Side::Sell => l.to,
@@ -461,10 +586,18 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
                         }
                     };
                     stats.unfilled_value += remainder * prices[l.from];
-                    legs[i].state = LegState::Withdrawing { at: end + opts.withdraw_delay_ms, received, remainder };
+                    legs[i].state = LegState::Withdrawing {
+                        at: end + opts.withdraw_delay_ms,
+                        received,
+                        remainder,
+                    };
                     i += 1;
                 }
-                LegState::Withdrawing { at, received, remainder } if at <= now => {
+                LegState::Withdrawing {
+                    at,
+                    received,
+                    remainder,
+                } if at <= now => {
                     let l = legs.swap_remove(i);
                     let fixed = to_f64(cfg.routes[l.route].fixed_cost) / prices[l.to].max(1e-12);
                     let arrived = (received - fixed).max(0.0);
@@ -473,7 +606,12 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
                     let received_value = arrived * prices[l.to] + remainder * prices[l.from];
                     let cost = (l.sent_value - received_value).max(0.0);
                     cum_cost += cost;
-                    tracker.moved(l.from, l.to, l.sent_value - remainder * prices[l.from], cost);
+                    tracker.moved(
+                        l.from,
+                        l.to,
+                        l.sent_value - remainder * prices[l.from],
+                        cost,
+                    );
                 }
                 _ => i += 1,
             }
@@ -483,7 +621,11 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
         for l in &legs {
             match l.state {
                 LegState::ToVenue { .. } => pending[l.to] += l.expected,
-                LegState::Withdrawing { received, remainder, .. } => {
+                LegState::Withdrawing {
+                    received,
+                    remainder,
+                    ..
+                } => {
                     pending[l.to] += received;
                     pending[l.from] += remainder;
                 }
@@ -495,9 +637,20 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
             cycles += 1;
             if strategy != Strategy::None {
                 let obs = Observation {
-                    balances: bal.iter().zip(&decimals).map(|(b, d)| units(*b, *d)).collect(),
-                    pending: pending.iter().zip(&decimals).map(|(x, d)| units(*x, *d)).collect(),
-                    prices: prices.iter().map(|p| crate::model::from_f64(*p).unwrap_or(Decimal::ONE)).collect(),
+                    balances: bal
+                        .iter()
+                        .zip(&decimals)
+                        .map(|(b, d)| units(*b, *d))
+                        .collect(),
+                    pending: pending
+                        .iter()
+                        .zip(&decimals)
+                        .map(|(x, d)| units(*x, *d))
+                        .collect(),
+                    prices: prices
+                        .iter()
+                        .map(|p| crate::model::from_f64(*p).unwrap_or(Decimal::ONE))
+                        .collect(),
                     stale: vec![false; n],
                 };
                 if let Ok(audit) = engine.cycle(now, &obs, &ctx) {
@@ -515,7 +668,9 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
                             amount,
                             sent_value: amount * prices[o.from],
                             expected: to_f64(o.receive_value) / prices[o.to].max(1e-12),
-                            state: LegState::ToVenue { at: now + opts.deposit_delay_ms },
+                            state: LegState::ToVenue {
+                                at: now + opts.deposit_delay_ms,
+                            },
                         });
                     }
                     // Refresh the targets used by the metrics.
@@ -528,7 +683,14 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
                 for p in 0..n {
                     values[p] = (bal[p] + pending[p]) * prices[p];
                 }
-                targets::resolve(&target_specs, &values, &prices, &mins, scfg.controller.min_balance_mode, &mut resolved);
+                targets::resolve(
+                    &target_specs,
+                    &values,
+                    &prices,
+                    &mins,
+                    scfg.controller.min_balance_mode,
+                    &mut resolved,
+                );
                 for (p, s) in samples.iter_mut().enumerate() {
                     if strategy == Strategy::None || s.target_value == 0.0 {
                         s.target_value = resolved.value[p];
@@ -536,7 +698,12 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
                 }
             }
             for (p, s) in samples.iter_mut().enumerate() {
-                let (lo, hi) = band_values(&cfg.positions[p].band, &cfg.positions[p].target, s.target_value, prices[p]);
+                let (lo, hi) = band_values(
+                    &cfg.positions[p].band,
+                    &cfg.positions[p].target,
+                    s.target_value,
+                    prices[p],
+                );
                 s.band_low = lo;
                 s.band_high = hi;
             }
@@ -552,9 +719,15 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
             next_series += opts.series_every_ms * ((now - next_series) / opts.series_every_ms + 1);
             series.times.push(now);
             series.value.push(samples.iter().map(|s| s.value).collect());
-            series.target.push(samples.iter().map(|s| s.target_value).collect());
-            series.low.push(samples.iter().map(|s| s.band_low).collect());
-            series.high.push(samples.iter().map(|s| s.band_high.min(f64::MAX)).collect());
+            series
+                .target
+                .push(samples.iter().map(|s| s.target_value).collect());
+            series
+                .low
+                .push(samples.iter().map(|s| s.band_low).collect());
+            series
+                .high
+                .push(samples.iter().map(|s| s.band_high.min(f64::MAX)).collect());
             series.cumulative_cost.push(cum_cost);
         }
     }
@@ -562,19 +735,37 @@ pub fn run(cfg: &Config, rec: &Recording, strategy: Strategy, opts: &ReplayOptio
     let (positions, mut total) = tracker.finish(&names);
     total.implementation_shortfall = stats.shortfall_value;
     total.replaces = stats.replaces;
-    Ok(RunResult { strategy, positions, total, swaps: stats, cycles, series })
+    Ok(RunResult {
+        strategy,
+        positions,
+        total,
+        swaps: stats,
+        cycles,
+        series,
+    })
 }
 
 /// Units rounded to the asset's decimals (fast: integer arithmetic).
 fn units(x: f64, decimals: u32) -> Decimal {
     let dp = decimals.min(9);
     let m = (x.max(-9.0e17) * 10f64.powi(dp as i32)).round();
-    if m.abs() < 9.0e18 { Decimal::new(m as i64, dp) } else { crate::model::from_f64(x).unwrap_or_default() }
+    if m.abs() < 9.0e18 {
+        Decimal::new(m as i64, dp)
+    } else {
+        crate::model::from_f64(x).unwrap_or_default()
+    }
 }
 
-fn band_values(band: &Option<BandSpec>, target: &TargetSpec, target_value: f64, price: f64) -> (f64, f64) {
+fn band_values(
+    band: &Option<BandSpec>,
+    target: &TargetSpec,
+    target_value: f64,
+    price: f64,
+) -> (f64, f64) {
     match (band, target) {
-        (Some(BandSpec::Absolute { low, high }), _) => (to_f64(*low) * price, to_f64(*high) * price),
+        (Some(BandSpec::Absolute { low, high }), _) => {
+            (to_f64(*low) * price, to_f64(*high) * price)
+        }
         (Some(BandSpec::Relative { bps }), _) => {
             let w = f64::from(*bps) / 10_000.0 * target_value;
             (target_value - w, target_value + w)
@@ -584,7 +775,15 @@ fn band_values(band: &Option<BandSpec>, target: &TargetSpec, target_value: f64, 
 }
 
 /// Replay several strategies, in parallel on all cores.
-pub fn run_many(cfg: &Config, rec: &Recording, strategies: &[Strategy], opts: &ReplayOptions) -> Result<Vec<RunResult>, BacktestError> {
+pub fn run_many(
+    cfg: &Config,
+    rec: &Recording,
+    strategies: &[Strategy],
+    opts: &ReplayOptions,
+) -> Result<Vec<RunResult>, BacktestError> {
     use rayon::prelude::*;
-    strategies.par_iter().map(|s| run(cfg, rec, *s, opts)).collect()
+    strategies
+        .par_iter()
+        .map(|s| run(cfg, rec, *s, opts))
+        .collect()
 }
