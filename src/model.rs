@@ -103,6 +103,18 @@ pub fn from_f64(x: f64) -> Option<Decimal> {
     Decimal::from_f64(x).map(|d| d.round_dp(12).normalize())
 }
 
+/// f64 to Decimal with `dp` decimal places, fast (integer arithmetic) for values that fit; the exact path
+/// otherwise. For simulated quantities and prices where an error in the last place does not matter.
+#[inline]
+pub fn dec_dp(x: f64, dp: u32) -> Decimal {
+    let scaled = (x * 10f64.powi(dp as i32)).round();
+    if scaled.is_finite() && scaled.abs() < 9.0e18 {
+        Decimal::new(scaled as i64, dp)
+    } else {
+        from_f64(x).map(|d| d.round_dp(dp)).unwrap_or_default()
+    }
+}
+
 /// Round an amount down (toward zero) to `decimals` places: what is sent never exceeds what was sized.
 pub fn floor_dp(d: Decimal, decimals: u32) -> Decimal {
     d.round_dp_with_strategy(decimals, rust_decimal::RoundingStrategy::ToZero)

@@ -23,7 +23,7 @@ use crate::exec::{
     ClientOrderId, Depth, Fill, Level, Liquidity, MarketRules, OrderState, OrderStatus, RejectKind,
     TimeInForce, Toward, VenueError,
 };
-use crate::model::{Side, TimestampMs, from_f64, to_f64};
+use crate::model::{Side, TimestampMs, dec_dp, from_f64, to_f64};
 use crate::venue::sim::{LiquidityCfg, MidSource, SimExchange, SimOps};
 
 /// A venue the synchronous driver can work orders on, in simulated time.
@@ -264,7 +264,7 @@ pub fn work_linear(
                 Side::Buy => hedge * (1.0 + taker) <= p,
             };
             if ok {
-                let px = from_f64(p).unwrap_or(arrival);
+                let px = dec_dp(p, 10);
                 return SwapOutcome {
                     filled: qty,
                     notional: px * qty,
@@ -481,9 +481,7 @@ impl FastVenue {
     fn fill_resting(&mut self, qty: f64, at: TimestampMs) {
         let Some(o) = self.order.as_mut() else { return };
         let left = to_f64(o.qty - o.filled);
-        let q = self
-            .rules
-            .round_qty(from_f64(qty.min(left)).unwrap_or_default());
+        let q = self.rules.round_qty(dec_dp(qty.min(left), 8));
         if q <= Decimal::ZERO {
             return;
         }
@@ -589,11 +587,11 @@ impl FastVenue {
                     }
                     let take = left.min(self.level_qty(i));
                     left -= take;
-                    let q = self.rules.round_qty(from_f64(take).unwrap_or_default());
+                    let q = self.rules.round_qty(dec_dp(take, 8));
                     if q <= Decimal::ZERO {
                         continue;
                     }
-                    let px = from_f64(lp).map(|x| x.round_dp(10)).unwrap_or(req.price);
+                    let px = dec_dp(lp, 10);
                     o.filled += q;
                     self.trade += 1;
                     let (asset, received) = match req.side {
@@ -723,10 +721,8 @@ impl ModelVenue for FastVenue {
         let spacing = self.tick * f64::from(self.liq.level_spacing_ticks.max(1));
         let n = levels.min(self.liq.levels as usize) as u32;
         let lvl = |p: f64, i: u32| Level {
-            price: from_f64(p).map(|x| x.round_dp(10)).unwrap_or_default(),
-            qty: from_f64(self.level_qty(i))
-                .map(|x| x.round_dp(6))
-                .unwrap_or_default(),
+            price: dec_dp(p, 10),
+            qty: dec_dp(self.level_qty(i), 6),
         };
         Depth {
             bids: (0..n)

@@ -542,16 +542,14 @@ pub fn run(
                                 Side::Sell => l.amount,
                                 Side::Buy => l.amount / ref_price.max(1e-12),
                             };
-                            let qty =
-                                rules.round_qty(crate::model::from_f64(qty_f).unwrap_or_default());
-                            let value_quote = crate::model::from_f64(
-                                qty_f
-                                    * match sm.side {
-                                        Side::Sell => ref_price,
-                                        Side::Buy => ref_price,
-                                    },
-                            )
-                            .unwrap_or_default();
+                            let qty = rules.round_qty(crate::model::dec_dp(qty_f, 8));
+                            let value_quote = crate::model::dec_dp(
+                                match sm.side {
+                                    Side::Sell => qty_f / ref_price.max(1e-12),
+                                    Side::Buy => qty_f * ref_price,
+                                },
+                                6,
+                            );
                             if qty <= Decimal::ZERO
                                 || qty < rules.min_qty
                                 || value_quote < rules.min_notional
@@ -649,7 +647,7 @@ pub fn run(
                         .collect(),
                     prices: prices
                         .iter()
-                        .map(|p| crate::model::from_f64(*p).unwrap_or(Decimal::ONE))
+                        .map(|p| crate::model::dec_dp(*p, 10))
                         .collect(),
                     stale: vec![false; n],
                 };

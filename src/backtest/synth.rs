@@ -1,12 +1,12 @@
 //! Synthetic recordings for tests, demos and benchmarks, deterministic under a seed.
 //!
-//! - `relayer`: a cross-chain relayer's USDC and USDT on many chains. Fills drain destination chains at once;
-//!   repayments (fill + fee) arrive on origin chains one to two hours later. Activity follows a daily cycle
-//!   with bursts (a calm/burst regime switch), and each chain's share of destinations moves with the hour of
-//!   the day, so the same chain drains in its busy hours and floods in others. The relayer's own repayment-chain
-//!   preference pulls balances slowly back toward their starting level (half-life of days), which keeps a long
-//!   recording bounded without hiding the intraday swings a rebalancer must absorb. A fill that would take a
-//!   balance below zero is not made (the relayer was empty), as in a real recording.
+//! - `relayer`: a cross-chain relayer's USDC and USDT on many chains. Each chain has a lasting role (net
+//!   destination, where users bridge to, or net origin) and a busy hour. Fills drain the destination at once;
+//!   repayments (fill + fee) arrive one to two hours later on the origin, or, about a third of the time, on the
+//!   chain of that token shortest against its target (the relayer's repayment-chain preference: a slow pull
+//!   that keeps a long recording bounded without hiding the drains a rebalancer must absorb). Activity follows
+//!   a daily cycle with bursts (a calm/burst regime switch). About 1.5x the inventory is relayed per day. A
+//!   fill that would take a balance below zero is not made (the relayer was empty), as in a real recording.
 //! - `treasury`: stablecoins on several chains plus WETH; WETH follows a geometric random walk, revenue arrives
 //!   daily, payroll leaves weekly and occasional large payments leave at random.
 //!
@@ -135,26 +135,44 @@ fn relayer(spec: &SynthSpec) -> Generated {
             (t / 1000.0).round() * 1000.0
         })
         .collect();
-    // Each chain's peak hour (UTC) for being a destination, spread around the clock.
+    // Each chain has a lasting role: net destination (users bridge to it) or net origin. Roles alternate so
+    // that they balance over the chains.
+    let role: Vec<f64> = (0..chains)
+        .map(|c| if c % 2 == 1 { 0.5 } else { -0.5 } * rng.random_range(0.6..1.0))
+        .collect();
+    // And a busy hour (UTC) when it is most often the destination.
     let peak_hour: Vec<f64> = (0..chains)
         .map(|c| (c as f64 * 24.0 / chains as f64 + rng.random_range(0.0..3.0)) % 24.0)
         .collect();
     let mut bal = targets.clone();
     let steps = (spec.days as usize * 24 * 60) / spec.step_minutes.max(1) as usize;
     let dt_min = spec.step_minutes.max(1) as f64;
-    let size = LogNormal::new((4_000f64).ln(), 1.1).expect("lognormal");
-    // Repayments in flight: (due step, position, amount).
-    let mut repay: std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize, u64)>> =
+    let size = LogNormal::new((3_000f64).ln(), 1.0).expect("lognormal");
+    // Repayments in flight: (due step, chain, usdt, amount in micro units).
+    let mut repay: std::collections::BinaryHeap<std::cmp::Reverse<(usize, usize, bool, u64)>> =
         Default::default();
     let mut burst = false;
     let total_target: f64 = targets.iter().sum();
-    let base_rate_per_min = total_target / 2_000_000.0 * 1.2; // relays per minute at the daily mean
-    let reversion_per_min = (2f64).ln() / (2.0 * 24.0 * 60.0); // half-life two days
+    // About 1.5x the inventory is relayed per day at the daily mean.
+    let mean_size = 3_000.0 * (0.5f64).exp();
+    let base_rate_per_min = 1.5 * total_target / mean_size / 1440.0;
     let mut times = Vec::with_capacity(steps + 1);
     let mut out = Vec::with_capacity(steps + 1);
     times.push(spec.start);
     out.push(bal.clone());
-    let mut w = vec![0.0; chains];
+    let mut dest_w = vec![0.0; chains];
+    let mut orig_w = vec![0.0; chains];
+    let pick = |w: &[f64], rng: &mut ChaCha8Rng| {
+        let sum: f64 = w.iter().sum();
+        let mut x = rng.random_range(0.0..sum);
+        for (c, wc) in w.iter().enumerate() {
+            if x < *wc {
+                return c;
+            }
+            x -= wc;
+        }
+        w.len() - 1
+    };
     for s in 1..=steps {
         let t = spec.start + (s as i64) * (dt_min as i64) * 60_000;
         let hour = ((t / 3_600_000) % 24) as f64 + ((t / 60_000) % 60) as f64 / 60.0;
@@ -167,61 +185,59 @@ fn relayer(spec: &SynthSpec) -> Generated {
             burst = true;
         }
         let daily = 1.0 + 0.6 * ((hour - 15.0) / 24.0 * std::f64::consts::TAU).cos();
-        let lambda = base_rate_per_min * dt_min * daily * if burst { 5.0 } else { 1.0 };
+        let lambda = base_rate_per_min * dt_min * daily * if burst { 4.0 } else { 1.0 };
         let k = Poisson::new(lambda.max(1e-9))
             .map(|p| p.sample(&mut rng) as usize)
             .unwrap_or(0);
-        // Destination weight per chain: high around its peak hour.
-        for (c, wc) in w.iter_mut().enumerate() {
+        for c in 0..chains {
             let d = ((hour - peak_hour[c] + 36.0) % 24.0) - 12.0;
-            *wc = 0.3 + (-d * d / 18.0).exp();
+            let busy = 0.6 + (-d * d / 18.0).exp();
+            dest_w[c] = busy * (1.0 + role[c]);
+            orig_w[c] = 1.0 - role[c];
         }
-        let wsum: f64 = w.iter().sum();
         for _ in 0..k {
-            let amount = size.sample(&mut rng).min(250_000.0);
+            let amount = size.sample(&mut rng).min(150_000.0);
             let usdt = rng.random_bool(0.3);
-            let mut pick = rng.random_range(0.0..wsum);
-            let mut dest = 0;
-            for (c, wc) in w.iter().enumerate() {
-                if pick < *wc {
-                    dest = c;
-                    break;
-                }
-                pick -= wc;
-            }
-            // Origin: any other chain, inversely weighted.
-            let mut origin = rng.random_range(0..chains);
+            let dest = pick(&dest_w, &mut rng);
+            let mut origin = pick(&orig_w, &mut rng);
             if origin == dest {
                 origin = (origin + 1) % chains;
             }
             let dp = (dest * 2 + usize::from(usdt)).min(n - 1);
-            let op = (origin * 2 + usize::from(usdt)).min(n - 1);
-            if bal[dp] >= amount {
-                bal[dp] -= amount;
-                // Repayment-chain preference: when the origin is far above target, the relayer takes
-                // repayment where it is short instead (the slow pull back).
-                let due = s + (60.0 / dt_min + rng.random_range(0.0..60.0 / dt_min)) as usize;
-                let repaid = amount * 1.0005;
-                repay.push(std::cmp::Reverse((due, op, (repaid * 1e6) as u64)));
+            if bal[dp] < amount {
+                // The relayer is empty there: the fill is not made (and a real recording shows nothing).
+                continue;
             }
+            bal[dp] -= amount;
+            // The relayer takes repayment on the origin chain, or, when its inventory client prefers, on the
+            // chain of the same token that is shortest against its target (a slow pull toward the targets).
+            let mut rc = origin;
+            if rng.random_bool(0.35) {
+                let ratio = |c: usize| {
+                    let p = (c * 2 + usize::from(usdt)).min(n - 1);
+                    bal[p] / targets[p]
+                };
+                for c in 0..chains {
+                    if ratio(c) < ratio(rc) {
+                        rc = c;
+                    }
+                }
+            }
+            let due = s + (60.0 / dt_min + rng.random_range(0.0..60.0 / dt_min)) as usize;
+            repay.push(std::cmp::Reverse((
+                due,
+                rc,
+                usdt,
+                (amount * 1.0005 * 1e6) as u64,
+            )));
         }
-        while let Some(std::cmp::Reverse((due, p, amt))) = repay.peek().copied() {
+        while let Some(std::cmp::Reverse((due, c, usdt, amt))) = repay.peek().copied() {
             if due > s {
                 break;
             }
             repay.pop();
+            let p = (c * 2 + usize::from(usdt)).min(n - 1);
             bal[p] += amt as f64 / 1e6;
-        }
-        // Slow pull toward the starting level (the relayer's repayment-chain preference), conserving value.
-        let mut moved = 0.0;
-        for p in 0..n {
-            let d = (targets[p] - bal[p]) * reversion_per_min * dt_min;
-            bal[p] += d;
-            moved += d;
-        }
-        let share = moved / n as f64;
-        for b in bal.iter_mut() {
-            *b = (*b - share).max(0.0);
         }
         times.push(t);
         out.push(bal.iter().map(|b| (b * 100.0).round() / 100.0).collect());
