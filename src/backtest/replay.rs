@@ -117,17 +117,9 @@ pub enum BacktestError {
     MissingPosition(String),
     #[error("the recording has fewer than two snapshots")]
     TooShort,
-    #[error(
-        "route {from} -> {to} via {venue}: market {market:?} does not swap {from_asset} for {to_asset}"
-    )]
-    BadMarket {
-        venue: String,
-        market: String,
-        from: String,
-        to: String,
-        from_asset: String,
-        to_asset: String,
-    },
+    /// A route whose market does not trade its two assets.
+    #[error("route {0}: its market does not swap the two assets")]
+    BadMarket(String),
     #[error("venue {0}: {1}")]
     Venue(String, String),
 }
@@ -441,14 +433,10 @@ pub fn run(
                 side,
             })),
             None => {
-                return Err(BacktestError::BadMarket {
-                    venue: r.venue.clone(),
-                    market,
-                    from: r.from.to_string(),
-                    to: r.to.to_string(),
-                    from_asset: r.from.asset.clone(),
-                    to_asset: r.to.asset.clone(),
-                });
+                return Err(BacktestError::BadMarket(format!(
+                    "{} -> {} via {} on market {market:?} ({} for {})",
+                    r.from, r.to, r.venue, r.from.asset, r.to.asset
+                )));
             }
         }
     }
