@@ -61,6 +61,10 @@ fn scenario(n: usize, seed: u64) -> (Engine, Observation, PlanContext) {
         min_order_value: 100.0,
         max_move_value: f64::INFINITY,
         settle_bps: 0.0,
+        deadband_scale: 1.0,
+        deficits_only: false,
+        integrate_in_band: false,
+        steer_past: 0.0,
         mode: Redistribution::Proportional,
     };
     let plan = PlanParams {

@@ -112,6 +112,8 @@ pub struct TotalMetrics {
     pub unserved_outflow: f64,
     /// Value moved by the rebalancer divided by the mean portfolio value.
     pub turnover: f64,
+    /// Mean portfolio value over the run, in base units.
+    pub mean_value: f64,
     pub moved_value: f64,
     pub fees: f64,
     /// Implementation shortfall vs arrival price, in base units (fees included).
@@ -327,6 +329,7 @@ impl Tracker {
             } else {
                 0.0
             },
+            mean_value: mean_v,
             moved_value: self.total.turnover_value,
             fees: self.total.fees,
             implementation_shortfall: self.total.shortfall_cost,

@@ -7,3 +7,4 @@ pub mod recording;
 pub mod replay;
 pub mod summary;
 pub mod synth;
+pub mod tune;

@@ -355,6 +355,10 @@ fn strategy_config(cfg: &Config, s: Strategy) -> Config {
             c.controller.ki = 0.0;
             c.controller.kd = 0.0;
             c.controller.settle_bps = 0;
+            c.controller.deadband_scale = 1.0;
+            c.controller.act_on = crate::config::ActOn::Deficits;
+            c.controller.integrate_in_band = false;
+            c.controller.steer_past = 0.0;
             c.controller.max_cycle_turnover_bps = None;
         }
         Strategy::POnly => {
@@ -363,6 +367,10 @@ fn strategy_config(cfg: &Config, s: Strategy) -> Config {
             c.controller.ki = 0.0;
             c.controller.kd = 0.0;
             c.controller.gain_period = c.schedule.interval;
+            c.controller.deadband_scale = 1.0;
+            c.controller.act_on = crate::config::ActOn::Both;
+            c.controller.integrate_in_band = false;
+            c.controller.steer_past = 0.0;
             c.controller.max_cycle_turnover_bps =
                 Some(c.controller.max_cycle_turnover_bps.unwrap_or(1000));
         }

@@ -9,6 +9,7 @@ pub mod binance;
 pub mod chains;
 pub mod hyperliquid;
 pub mod reader;
+pub mod tune;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -52,6 +53,8 @@ pub struct Config {
     pub routes: Vec<RouteCfg>,
     pub venues: Vec<VenueCfg>,
     pub chains: Vec<chains::ChainCfg>,
+    /// `[tune]`: the objective and search space of `ballast tune`.
+    pub tune: tune::TuneCfg,
 }
 
 impl Config {
@@ -156,11 +159,35 @@ pub struct ControllerCfg {
     /// After leaving its band a position is steered until its error is within this share of its target
     /// value (never below `min_order_value`).
     pub settle_bps: u32,
+    /// The controller acts once a position leaves its band scaled by this factor around the target (0 < x
+    /// <= 1); the band itself stays the tolerance that backtest metrics and baselines use.
+    pub deadband_scale: f64,
+    /// Which errors the controller acts on: both sides, or only deficits (refill-only, the relayer practice;
+    /// a position above target is then only a counterparty).
+    pub act_on: ActOn,
+    /// Keep integrating the error while a position is inside its band (the integral learns a persistent
+    /// drift, and the next move carries it); otherwise the integral is frozen in the band.
+    pub integrate_in_band: bool,
+    /// A move that starts outside the band steers past the target by this share (0..=1) of the band's far
+    /// half (the (s, S) order-up-to policy of inventory control: 0 steers to the target, 1 to the opposite
+    /// edge of the band the controller acts on). It centres the error of a position drained (or filled)
+    /// steadily on its target instead of leaving it on one side.
+    pub steer_past: f64,
     pub min_balance_mode: Redistribution,
     /// How order amounts are rounded to the source asset's decimals.
     pub amount_rounding: Rounding,
     /// A balance older than this is stale: its position holds and its integral freezes.
     pub stale_after: Option<Duration>,
+}
+
+/// Which errors the controller acts on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ActOn {
+    /// Deficits and excesses.
+    #[default]
+    Both,
+    /// Deficits only: a position above its target is held and only serves as a counterparty.
+    Deficits,
 }
 
 /// How a position's target is given.
@@ -348,6 +375,7 @@ fn read_root(
     let routes = read_routes(&mut root, d, &positions, &venues);
     let chains = chains::read(&mut root, d);
     chains::check_positions(&chains, &positions, d);
+    let tune = tune::read(&mut root, d);
     root.finish(d);
 
     Some(Config {
@@ -360,6 +388,7 @@ fn read_root(
         routes,
         venues,
         chains,
+        tune,
     })
 }
 
@@ -445,6 +474,38 @@ fn read_controller(
     }
     let max_fee_bps = bps_field(&mut o, d, "max_fee_bps", 0, 10_000).unwrap_or(250);
     let settle_bps = bps_field(&mut o, d, "settle_bps", 0, 10_000).unwrap_or(0);
+    let deadband_scale = match o.field("deadband_scale") {
+        Some(f) => match f64::from_field(&f, d) {
+            Some(v) if v > 0.0 && v <= 1.0 => v,
+            Some(v) => {
+                f.invalid(d, format!("{v} is not in (0, 1]"));
+                1.0
+            }
+            None => 1.0,
+        },
+        None => 1.0,
+    };
+    let integrate_in_band = o.or(d, "integrate_in_band", false);
+    let steer_past = match o.field("steer_past") {
+        Some(f) => match f64::from_field(&f, d) {
+            Some(v) if (0.0..=1.0).contains(&v) => v,
+            Some(v) => {
+                f.invalid(d, format!("{v} is not in [0, 1]"));
+                0.0
+            }
+            None => 0.0,
+        },
+        None => 0.0,
+    };
+    let act_on = match o.field("act_on") {
+        Some(f) => choice(
+            &f,
+            d,
+            &[("both", ActOn::Both), ("deficits", ActOn::Deficits)],
+        )
+        .unwrap_or(ActOn::Both),
+        None => ActOn::Both,
+    };
     let min_balance_mode = match o.field("min_balance_mode") {
         Some(f) => choice(
             &f,
@@ -490,6 +551,10 @@ fn read_controller(
         min_order_value,
         max_fee_bps,
         settle_bps,
+        deadband_scale,
+        act_on,
+        integrate_in_band,
+        steer_past,
         min_balance_mode,
         amount_rounding,
         stale_after,

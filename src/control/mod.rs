@@ -40,6 +40,15 @@ pub struct ControlParams {
     /// Per-position output clamp in base units (infinity for none).
     pub max_move_value: f64,
     pub settle_bps: f64,
+    /// The band the controller acts on is the position's band scaled by this around the target.
+    pub deadband_scale: f64,
+    /// Act on deficits only (excesses are held and serve as counterparties).
+    pub deficits_only: bool,
+    /// Keep integrating the error while a position is held in its band.
+    pub integrate_in_band: bool,
+    /// A move that starts outside the band steers past the target by this share of the band's far half
+    /// (0: to the target).
+    pub steer_past: f64,
     pub mode: Redistribution,
 }
 
@@ -62,6 +71,10 @@ impl ControlParams {
             min_order_value: to_f64(c.min_order_value),
             max_move_value: c.max_move_value.map(to_f64).unwrap_or(f64::INFINITY),
             settle_bps: f64::from(c.settle_bps),
+            deadband_scale: c.deadband_scale,
+            deficits_only: c.act_on == crate::config::ActOn::Deficits,
+            integrate_in_band: c.integrate_in_band,
+            steer_past: c.steer_past,
             mode: c.min_balance_mode,
         }
     }
@@ -150,6 +163,8 @@ pub enum Hold {
     BelowMinOrder { value: f64, min: f64 },
     /// The balance is stale or its read failed.
     Stale,
+    /// Above target, and the controller acts on deficits only (`act_on = "deficits"`).
+    RefillOnly,
     /// The inputs are not usable numbers.
     BadData(&'static str),
     /// The portfolio is worth nothing, so nothing can be sized.
@@ -168,6 +183,9 @@ impl fmt::Display for Hold {
             Hold::BelowMinOrder { value, min } => {
                 write!(f, "move of {value:.2} is below min_order_value {min}")
             }
+            Hold::RefillOnly => f.write_str(
+                "above target: the controller only refills deficits (act_on = \"deficits\")",
+            ),
             Hold::Stale => f.write_str("balance is stale: holding, integral frozen"),
             Hold::BadData(what) => write!(f, "bad data: {what}"),
             Hold::EmptyPortfolio => f.write_str("portfolio value is zero: nothing to size against"),
@@ -420,6 +438,21 @@ impl PortfolioComputer {
         })
     }
 
+    /// Hold a position without output. With `integrate_in_band` the integral keeps integrating the error
+    /// (bounded by `integral_limit_bps`), so it learns a persistent drift between the moves and the next
+    /// move carries it (a drained position is refilled past its target by what the drift takes until the
+    /// next refill: the error's mean, not its last value, goes to zero). Otherwise the integral is frozen.
+    fn hold_integrating(&mut self, k: usize, e: f64, y: f64, dt: f64, audit: &mut PositionAudit) {
+        let g = &self.params.gains;
+        let st = &mut self.states[k];
+        if self.params.integrate_in_band && g.ki > 0.0 {
+            st.integral = (st.integral + g.ki * e * dt).clamp(-g.integral_limit, g.integral_limit);
+        } else {
+            audit.flags.set(Flags::INTEGRAL_FROZEN);
+        }
+        pid::hold(st, e, y, dt);
+    }
+
     /// One position's step; `v` is the normaliser.
     fn step_one(&mut self, k: usize, obs: &Observation, dt: f64, v: f64) -> PositionAudit {
         let spec = &self.specs[k];
@@ -472,7 +505,7 @@ impl PortfolioComputer {
             audit.hold = Some(Hold::EmptyPortfolio);
             return audit;
         }
-        let e = error / v;
+        let mut e = error / v;
         let y = value / v;
         audit.i = st.integral * v;
 
@@ -487,31 +520,55 @@ impl PortfolioComputer {
         // Deadband with hysteresis: act once outside the band, steer to target, stop when settled.
         let min_order = self.params.min_order_value;
         let tolerance = (self.params.settle_bps / 10_000.0 * target_value.abs()).max(min_order);
+        if self.params.deficits_only && error < 0.0 {
+            st.active = false;
+            audit.hold = Some(Hold::RefillOnly);
+            self.hold_integrating(k, e, y, dt, &mut audit);
+            audit.i = self.states[k].integral * v;
+            return audit;
+        }
         if let Some(band) = spec.band {
+            let scale = self.params.deadband_scale;
             let (low, high) = match band {
-                BandSpec::Absolute { low, high } => (to_f64(low) * price, to_f64(high) * price),
+                BandSpec::Absolute { low, high } => (
+                    target_value - scale * (target_value - to_f64(low) * price),
+                    target_value + scale * (to_f64(high) * price - target_value),
+                ),
                 BandSpec::Relative { bps } => {
-                    let w = f64::from(bps) / 10_000.0 * target_value;
+                    let w = scale * f64::from(bps) / 10_000.0 * target_value;
                     (target_value - w, target_value + w)
                 }
             };
             let outside = value < low || value > high;
             if !st.active && outside {
                 st.active = true;
+                st.active_dir = if error > 0.0 { 1 } else { -1 };
                 audit.flags.set(Flags::LEFT_BAND);
             }
-            if st.active && error.abs() <= tolerance {
-                st.active = false;
+            if st.active {
+                // Steer to the aim: the target, or past it by `steer_past` of the band's far half.
+                let dir = f64::from(st.active_dir);
+                let far_half = if dir > 0.0 {
+                    high - target_value
+                } else {
+                    target_value - low
+                };
+                let aimed = error + dir * self.params.steer_past * far_half.max(0.0);
+                if dir * aimed <= tolerance {
+                    st.active = false;
+                } else {
+                    e = aimed / v;
+                }
             }
             if !st.active {
                 audit.flags.set(Flags::IN_BAND);
-                audit.flags.set(Flags::INTEGRAL_FROZEN);
                 audit.hold = Some(if outside {
                     Hold::Settled { tolerance }
                 } else {
                     Hold::InBand { low, high }
                 });
-                pid::hold(st, e, y, dt);
+                self.hold_integrating(k, e, y, dt, &mut audit);
+                audit.i = self.states[k].integral * v;
                 return audit;
             }
         }

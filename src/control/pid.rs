@@ -81,6 +81,9 @@ pub struct PidState {
     pub limited: bool,
     /// Deadband hysteresis: true while steering back to target after leaving the band.
     pub active: bool,
+    /// The direction being steered while active: +1 filling a deficit, -1 drawing down an excess.
+    #[serde(default)]
+    pub active_dir: i8,
 }
 
 /// Inputs of one step.

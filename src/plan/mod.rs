@@ -306,7 +306,12 @@ impl Planner {
             let held = p.command == 0.0
                 && matches!(
                     p.hold,
-                    Some(Hold::InBand { .. } | Hold::Settled { .. } | Hold::BelowMinOrder { .. })
+                    Some(
+                        Hold::InBand { .. }
+                            | Hold::Settled { .. }
+                            | Hold::BelowMinOrder { .. }
+                            | Hold::RefillOnly
+                    )
                 );
             self.passive[k] = held;
             if held {

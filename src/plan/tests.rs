@@ -60,6 +60,10 @@ fn params(kp: f64) -> ControlParams {
         min_order_value: 1.0,
         max_move_value: f64::INFINITY,
         settle_bps: 0.0,
+        deadband_scale: 1.0,
+        deficits_only: false,
+        integrate_in_band: false,
+        steer_past: 0.0,
         mode: Redistribution::Proportional,
     }
 }
