@@ -43,10 +43,10 @@ use super::server_cfg::{LimitsCfg, ServerConfig};
 use super::signing::{Verifier, decode_component, signed_text};
 use super::wire::ErrorBody;
 use crate::exec::{Clock, SystemClock};
+use crate::model::TimestampMs;
 use crate::venue::bridge::{
     Bridge, BridgeChain, BridgeHandle, ChainCredit, ChainPayout, VenueLedger,
 };
-use crate::model::TimestampMs;
 
 /// A Binance error answer: HTTP status, code, message and (cancelReplace) data.
 #[derive(Clone, Debug, PartialEq)]
@@ -321,7 +321,10 @@ pub struct Ledger {
 }
 
 impl Ledger {
-    fn exchange<R>(&self, f: impl FnOnce(&mut crate::venue::sim::SimExchange, TimestampMs) -> R) -> R {
+    fn exchange<R>(
+        &self,
+        f: impl FnOnce(&mut crate::venue::sim::SimExchange, TimestampMs) -> R,
+    ) -> R {
         let now = self.shared.now();
         let mut e = self.shared.engine.lock().unwrap();
         e.advance(now);
