@@ -190,6 +190,13 @@ impl Net {
         }
     }
 
+    fn node_url(&self) -> &str {
+        match &self.node {
+            Node::Hardhat(n) => n.url(),
+            Node::Sim { .. } => panic!("a simulated chain has no URL"),
+        }
+    }
+
     fn token(&self, asset: &str) -> Address {
         match asset {
             "USDC" => self.usdc,
@@ -307,7 +314,13 @@ deposit_delay = "0s"
     )
 }
 
-fn client(server: &ServerHandle, withdraw_to: Address) -> BinanceClient {
+/// Our client of the server; withdrawals only of `asset` over `network` to `withdraw_to`.
+fn client(
+    server: &ServerHandle,
+    asset: &str,
+    network: &str,
+    withdraw_to: Address,
+) -> BinanceClient {
     let settings = Settings {
         url: server.url(),
         recv_window: Duration::from_millis(5000),
@@ -318,8 +331,8 @@ fn client(server: &ServerHandle, withdraw_to: Address) -> BinanceClient {
             ("optimism".to_string(), "OPTIMISM".to_string()),
         ]),
         withdraw_addresses: vec![AllowedAddress {
-            asset: "USDT".into(),
-            network: "OPTIMISM".into(),
+            asset: asset.into(),
+            network: network.into(),
             address: withdraw_to.to_string(),
         }],
         max_rate_wait: Duration::from_secs(3),
@@ -374,7 +387,7 @@ async fn leg(a: Net, b: Net) {
         Duration::from_millis(100),
     );
     let us_b = b.us.address();
-    let bn = Arc::new(client(&server, us_b));
+    let bn = Arc::new(client(&server, "USDT", "OPTIMISM", us_b));
     let our_dir = tempfile::tempdir().unwrap();
     let ours_a = a
         .client(Journal::open(our_dir.path().join("a.db")).unwrap(), false)
@@ -612,4 +625,227 @@ mod deposit_swap_withdraw {
     async fn sim() {
         leg(Net::sim("arbitrum", 31021), Net::sim("optimism", 31022)).await;
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// `ballast venues serve`: [[chain]] sections and [binance.bridge] in the local venues file.
+
+fn venues_file(chain: &str, bridge: &str) -> String {
+    format!(
+        r#"[binance]
+listen = "127.0.0.1:0"
+tick = "20ms"
+
+[[binance.market]]
+preset = "binance-usdcusdt"
+liquidity = false
+
+[[binance.account]]
+name = "alice"
+api_key = "{KEY}"
+secret_key = "{SECRET}"
+balances = {{ USDT = "0" }}
+
+[[binance.network]]
+asset = "USDC"
+network = "ARBITRUM"
+withdraw_fee = "0.5"
+withdraw_min = "10"
+withdraw_delay = "0s"
+deposit_delay = "0s"
+{bridge}
+{chain}"#
+    )
+}
+
+const BRIDGE: &str = r#"
+[binance.bridge]
+journal = "bridge.db"
+poll = "100ms"
+
+[[binance.bridge.link]]
+network = "ARBITRUM"
+chain = "arbitrum"
+"#;
+
+fn chain_section(rpc: &str, usdc: Address, hot: Address, key_env: &str) -> String {
+    format!(
+        r#"
+[[chain]]
+name = "arbitrum"
+kind = "evm"
+chain_id = 31021
+rpc_url = "{rpc}"
+confirmations = 2
+max_fee_gwei = "100"
+max_priority_fee_gwei = "5"
+
+[[chain.token]]
+asset = "USDC"
+address = "{usdc}"
+decimals = 6
+
+[[chain.account]]
+address = "{hot}"
+{key_env}
+"#
+    )
+}
+
+#[test]
+fn bridge_configuration_errors_name_file_line_and_path() {
+    use ballast::venue::serve::LocalVenues;
+    let hot = PrivateKeySigner::random().address();
+    let usdc = PrivateKeySigner::random().address();
+    let chain = chain_section("http://127.0.0.1:1", usdc, hot, "key_env = \"HOT_KEY\"");
+    let ok = LocalVenues::parse("/tmp/v/venues.toml", &venues_file(&chain, BRIDGE))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ok.chains.len(), 1);
+    let b = ok.binance.unwrap().bridge.unwrap();
+    assert_eq!(b.journal, std::path::PathBuf::from("/tmp/v/bridge.db"));
+    assert_eq!(b.poll, Duration::from_millis(100));
+    assert_eq!(b.links[0].network, "ARBITRUM");
+
+    // A link to a network the venue does not have; an unknown key.
+    let bad = BRIDGE
+        .replace("network = \"ARBITRUM\"", "network = \"BASE\"")
+        .replace("chain = \"arbitrum\"", "chain = \"arbitrum\"\nspeed = 1");
+    let e = LocalVenues::parse("v.toml", &venues_file(&chain, &bad))
+        .unwrap_err()
+        .to_string();
+    for want in [
+        "v.toml:28: binance.bridge.link[0].network: no network \"BASE\" is configured on this venue (it has: ARBITRUM)",
+        "v.toml:30: binance.bridge.link[0].speed: unknown key",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+    // A chain that is not in the file; a network bridged twice.
+    let bad = format!(
+        "{BRIDGE}\n[[binance.bridge.link]]\nnetwork = \"ARBITRUM\"\nchain = \"optimism\"\n"
+    );
+    let e = LocalVenues::parse("v.toml", &venues_file(&chain, &bad))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(
+            "v.toml:32: binance.bridge.link[1].network: network \"ARBITRUM\" is bridged twice"
+        ),
+        "{e}"
+    );
+    let bad = BRIDGE.replace("chain = \"arbitrum\"", "chain = \"optimism\"");
+    let e = LocalVenues::parse("v.toml", &venues_file(&chain, &bad))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("v.toml:29: binance.bridge.link[0].chain: no [[chain]] named \"optimism\" in this file (chains: arbitrum)"),
+        "{e}"
+    );
+    // A chain without a hot wallet key; a bridge without journal or links.
+    let watch_only = chain_section("http://127.0.0.1:1", usdc, hot, "");
+    let e = LocalVenues::parse("v.toml", &venues_file(&watch_only, BRIDGE))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("v.toml:29: binance.bridge.link[0].chain: chain \"arbitrum\" (line 32) has no account with a key"),
+        "{e}"
+    );
+    let e = LocalVenues::parse(
+        "v.toml",
+        &venues_file(&chain, "[binance.bridge]\npoll = \"0s\"\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    for want in [
+        "v.toml:22: binance.bridge: missing key `journal`",
+        "v.toml:23: binance.bridge.poll: must be more than 0",
+        "v.toml:22: binance.bridge.link: a bridge needs at least one",
+    ] {
+        assert!(e.contains(want), "missing {want:?} in:\n{e}");
+    }
+}
+
+/// What `ballast venues serve` starts: the server and its bridge from the file, the hot wallet's key from
+/// its environment variable; a deposit is credited and a withdrawal paid out on the hardhat node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn venues_serve_starts_the_bridge() {
+    use ballast::venue::serve::{self, LocalVenues};
+    let Some(a) = Net::hardhat("arbitrum", 31021).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    unsafe { std::env::set_var("BALLAST_E2E_HOT_KEY", hex::encode(a.hot.to_bytes())) };
+    let chain = chain_section(
+        a.node_url(),
+        a.usdc,
+        a.hot.address(),
+        "key_env = \"BALLAST_E2E_HOT_KEY\"",
+    );
+    let path = dir.path().join("venues.toml");
+    std::fs::write(&path, venues_file(&chain, BRIDGE)).unwrap();
+    let cfg = LocalVenues::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let running = serve::start(&cfg).await.unwrap();
+    let lines = running.describe(&cfg);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("bridge ARBITRUM <-> chain arbitrum (chain id 31021")),
+        "{lines:?}"
+    );
+    let server = running.binance.as_ref().unwrap();
+    let us = a.us.address();
+    let bn = client(server, "USDC", "ARBITRUM", us);
+    let ours = a
+        .client(Journal::open(dir.path().join("ours.db")).unwrap(), false)
+        .await;
+    a.mint("USDC", us, "300").await;
+    a.mint("USDC", a.hot.address(), "1000").await;
+    let to = VenueDepositAddress::fetch(&bn, "USDC", "arbitrum")
+        .await
+        .unwrap();
+    ours.transfer(&TransferRequest {
+        key: "serve:deposit".into(),
+        from: None,
+        asset: "USDC".into(),
+        amount: d("300"),
+        to: Destination::VenueDeposit(to),
+    })
+    .await
+    .unwrap();
+    let mut usdc = Decimal::ZERO;
+    for _ in 0..60 {
+        a.mine(1).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        usdc = venue_balance(&bn, "USDC").await;
+        if usdc > Decimal::ZERO {
+            break;
+        }
+    }
+    assert_eq!(usdc, d("300"));
+    let id = bn
+        .withdraw(&WithdrawRequest {
+            asset: "USDC".into(),
+            network: "arbitrum".into(),
+            address: us.to_string(),
+            amount: d("100"),
+            client_id: "servewithdraw".into(),
+        })
+        .await
+        .unwrap();
+    let mut done = None;
+    for _ in 0..60 {
+        a.mine(1).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let w = transfers(&bn, TransferKind::Withdrawal).await;
+        if w[0].state == TransferState::Completed {
+            done = Some(w[0].clone());
+            break;
+        }
+    }
+    let w = done.expect("the withdrawal was paid out");
+    assert_eq!(w.id, id);
+    assert!(w.tx_hash.is_some());
+    assert_eq!(a.balance("USDC", us).await, d("99.5"));
+    assert_eq!(venue_balance(&bn, "USDC").await, d("200"));
+    assert!(dir.path().join("bridge.db").exists());
+    running.shutdown().await;
 }

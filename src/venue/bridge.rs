@@ -326,3 +326,93 @@ impl Drop for BridgeHandle {
         }
     }
 }
+
+/// One `[[<venue>.bridge.link]]`: a venue network carried by a configured `[[chain]]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LinkCfg {
+    pub network: String,
+    pub chain: String,
+    /// Where `chain` was given, for errors found once the chains are known.
+    pub chain_span: Option<std::ops::Range<usize>>,
+    pub chain_path: String,
+}
+
+/// A venue server's `[<venue>.bridge]` table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeCfg {
+    /// The journal of the hot wallets' payouts (resolved against the file's directory).
+    pub journal: std::path::PathBuf,
+    pub poll: Duration,
+    pub links: Vec<LinkCfg>,
+}
+
+/// Read a `[<venue>.bridge]` table (the caller finishes it). `networks` are the venue's network names:
+/// a link to any other is an error at its line.
+pub fn read_config(
+    o: &mut crate::config::reader::Obj,
+    d: &mut crate::config::reader::Diagnostics,
+    networks: &[String],
+) -> Option<BridgeCfg> {
+    use crate::config::reader::FromField;
+    let base_dir = std::path::Path::new(d.file())
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let journal: Option<String> = o.req(d, "journal");
+    let mut poll = Duration::from_secs(1);
+    if let Some(f) = o.field("poll")
+        && let Some(p) = Duration::from_field(&f, d)
+    {
+        if p.is_zero() {
+            f.invalid(d, "must be more than 0");
+        }
+        poll = p;
+    }
+    let mut links: Vec<LinkCfg> = Vec::new();
+    match o.field("link") {
+        None => d.error(
+            o.span.clone(),
+            format!("{}.link", o.path),
+            "a bridge needs at least one [[...bridge.link]] (network = \"...\", chain = \"...\")",
+        ),
+        Some(f) => {
+            for mut x in f.objs(d) {
+                let network = x.field("network");
+                let network_name = network.as_ref().and_then(|f| String::from_field(f, d));
+                let chain = x.field("chain");
+                let chain_name = chain.as_ref().and_then(|f| String::from_field(f, d));
+                match (&network, &network_name) {
+                    (None, _) => d.error(x.span.clone(), &x.path, "missing key `network`"),
+                    (Some(f), Some(n)) if !networks.contains(n) => f.invalid(
+                        d,
+                        format!(
+                            "no network {n:?} is configured on this venue (it has: {})",
+                            networks.join(", ")
+                        ),
+                    ),
+                    (Some(f), Some(n)) if links.iter().any(|l| &l.network == n) => {
+                        f.invalid(d, format!("network {n:?} is bridged twice"))
+                    }
+                    _ => {}
+                }
+                if chain.is_none() {
+                    d.error(x.span.clone(), &x.path, "missing key `chain`");
+                }
+                if let (Some(n), Some(c), Some(cf)) = (network_name, chain_name, &chain) {
+                    links.push(LinkCfg {
+                        network: n,
+                        chain: c,
+                        chain_span: cf.span.clone(),
+                        chain_path: cf.path.clone(),
+                    });
+                }
+                x.finish(d);
+            }
+        }
+    }
+    Some(BridgeCfg {
+        journal: base_dir.join(journal?),
+        poll,
+        links,
+    })
+}

@@ -6,10 +6,15 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::config::reader::Obj;
+use crate::chain::{self, ChainContext, ChainError, Role};
+use crate::config::chains::{self as chain_cfg, ChainCfg};
+use crate::config::reader::{Diagnostics, Obj};
 use crate::config::{self, ConfigErrors};
+use crate::exec::SystemClock;
+use crate::store::{Journal, StoreError};
 use crate::venue::binance::server as bn_server;
 use crate::venue::binance::server_cfg::{self as bn_cfg, ServerConfig as BnServerCfg};
+use crate::venue::bridge::{BridgeCfg, BridgeChain, BridgeHandle};
 use crate::venue::hyperliquid::server::{self as hl_server, HlServerCfg, ServerHandle};
 
 /// What the file configures.
@@ -18,6 +23,42 @@ pub struct LocalVenues {
     pub source: PathBuf,
     pub hyperliquid: Option<HlServerCfg>,
     pub binance: Option<BnServerCfg>,
+    /// `[[chain]]` sections (same keys as in the main configuration): the chains the servers' bridges
+    /// credit deposits from and pay withdrawals out on; the account with a key is the venue's hot wallet.
+    pub chains: Vec<ChainCfg>,
+}
+
+/// Every link of a bridge names a configured chain that has a hot wallet (an account with a key).
+fn check_links(bridge: &BridgeCfg, chains: &[ChainCfg], d: &mut Diagnostics) {
+    for l in &bridge.links {
+        match chains.iter().find(|c| c.name == l.chain) {
+            None => {
+                let names: Vec<&str> = chains.iter().map(|c| c.name.as_str()).collect();
+                d.error(
+                    l.chain_span.clone(),
+                    &l.chain_path,
+                    format!(
+                        "no [[chain]] named {:?} in this file (chains: {})",
+                        l.chain,
+                        if names.is_empty() {
+                            "none".to_string()
+                        } else {
+                            names.join(", ")
+                        }
+                    ),
+                );
+            }
+            Some(c) if c.signing_accounts().next().is_none() => d.error(
+                l.chain_span.clone(),
+                &l.chain_path,
+                format!(
+                    "chain {:?} (line {}) has no account with a key: the venue's hot wallet pays withdrawals out",
+                    c.name, c.line
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
 }
 
 impl LocalVenues {
@@ -48,6 +89,10 @@ impl LocalVenues {
                 }
                 None => None,
             };
+            let chains = chain_cfg::read(&mut root, d);
+            if let Some(b) = binance.as_ref().and_then(|b| b.bridge.as_ref()) {
+                check_links(b, &chains, d);
+            }
             root.finish(d);
             if !d.has_errors() && hyperliquid.is_none() && binance.is_none() {
                 d.error(
@@ -60,6 +105,7 @@ impl LocalVenues {
                 source: path.to_path_buf(),
                 hyperliquid,
                 binance,
+                chains,
             })
         })
     }
@@ -69,6 +115,8 @@ impl LocalVenues {
 pub struct Running {
     pub hyperliquid: Option<ServerHandle>,
     pub binance: Option<bn_server::ServerHandle>,
+    /// The Binance server's chain bridge, with one line per link for `describe`.
+    pub binance_bridge: Option<(BridgeHandle, Vec<String>)>,
 }
 
 impl Running {
@@ -81,11 +129,17 @@ impl Running {
         if let (Some(c), Some(h)) = (&cfg.binance, &self.binance) {
             out.extend(bn_server::describe(c, h));
         }
+        if let Some((_, lines)) = &self.binance_bridge {
+            out.extend(lines.iter().cloned());
+        }
         out
     }
 
     /// Stop every server.
     pub async fn shutdown(self) {
+        if let Some((b, _)) = self.binance_bridge {
+            b.stop().await;
+        }
         if let Some(h) = self.hyperliquid {
             h.shutdown().await;
         }
@@ -102,6 +156,10 @@ pub enum ServeError {
     Hyperliquid(#[from] hl_server::ServerError),
     #[error("binance: {0}")]
     Binance(#[from] bn_server::ServerError),
+    #[error("bridge: {0}")]
+    Chain(#[from] ChainError),
+    #[error("bridge journal: {0}")]
+    Journal(#[from] StoreError),
 }
 
 /// Start every configured server.
@@ -114,10 +172,61 @@ pub async fn start(cfg: &LocalVenues) -> Result<Running, ServeError> {
         Some(c) => Some(bn_server::spawn_configured(c.clone()).await?),
         None => None,
     };
+    let binance_bridge = match (
+        &binance,
+        cfg.binance.as_ref().and_then(|c| c.bridge.as_ref()),
+    ) {
+        (Some(h), Some(b)) => Some(start_bridge(h, b, &cfg.chains).await?),
+        _ => None,
+    };
     Ok(Running {
         hyperliquid,
         binance,
+        binance_bridge,
     })
+}
+
+/// Connect the bridged chains (the hot wallet's key from its environment variable) and start the bridge.
+async fn start_bridge(
+    server: &bn_server::ServerHandle,
+    b: &BridgeCfg,
+    chains: &[ChainCfg],
+) -> Result<(BridgeHandle, Vec<String>), ServeError> {
+    let journal = Journal::open(&b.journal)?;
+    let mut links = Vec::new();
+    let mut lines = Vec::new();
+    for l in &b.links {
+        let c = chains
+            .iter()
+            .find(|c| c.name == l.chain)
+            .expect("checked when the file was read");
+        let ctx = ChainContext {
+            journal: journal.clone(),
+            clock: std::sync::Arc::new(SystemClock),
+            venues: Default::default(),
+            config_version: "local-venues".into(),
+            actor: "binance-bridge".into(),
+            fence: None,
+            role: Role::VenuePayer,
+        };
+        let connected = chain::connect(c, ctx, &chain::keys::process_env).await?;
+        let hot = c
+            .signing_accounts()
+            .next()
+            .map(|a| a.address)
+            .expect("checked when the file was read");
+        lines.push(format!(
+            "  bridge {} <-> chain {} (chain id {}, {} confirmations), hot wallet {hot:#x}",
+            l.network, c.name, c.chain_id, c.confirmations
+        ));
+        links.push(BridgeChain {
+            network: l.network.clone(),
+            chain: connected.chain,
+            assets: c.tokens.iter().map(|t| t.asset.clone()).collect(),
+            hot_wallet: Some(hot),
+        });
+    }
+    Ok((server.bridge(links, b.poll), lines))
 }
 
 /// Lines describing a running Hyperliquid server: where it listens, which signatures it takes, its
