@@ -18,6 +18,7 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256};
 use alloy::signers::local::PrivateKeySigner;
 use ballast::auction::{EndReason, Reprice, Schedule};
+use ballast::chain::client::{Failpoint, SendStage};
 use ballast::chain::devnet::{self, Devnet};
 use ballast::chain::{
     ArrivalQuery, Chain, ChainClient, ChainContext, Destination, EvmRpc, ExpectedArrival, Role,
@@ -32,7 +33,7 @@ use ballast::exec::{
     WithdrawRequest,
 };
 use ballast::model::Side;
-use ballast::store::Journal;
+use ballast::store::{IntentState, Journal};
 use ballast::venue::binance::server::{ServerHandle, spawn};
 use ballast::venue::binance::server_cfg::ServerConfig;
 use ballast::venue::binance::{BinanceClient, Credentials};
@@ -246,6 +247,16 @@ impl Net {
 
     /// A chain client on `journal`: ours (a treasury) or the venue's (its hot wallet pays out).
     async fn client(&self, journal: Journal, venue_side: bool) -> Arc<dyn Chain> {
+        self.client_fp(journal, venue_side, None).await
+    }
+
+    /// [`Net::client`] stopping at a point of each send (`failpoint`).
+    async fn client_fp(
+        &self,
+        journal: Journal,
+        venue_side: bool,
+        failpoint: Option<Failpoint>,
+    ) -> Arc<dyn Chain> {
         let (cfg, signer, role, actor) = if venue_side {
             (&self.venue, &self.hot, Role::VenuePayer, "binance-bridge")
         } else {
@@ -264,17 +275,23 @@ impl Net {
         match &self.node {
             Node::Hardhat(n) => {
                 let rpc = EvmRpc::new(n.url(), None, Duration::from_secs(10)).expect("rpc");
-                Arc::new(
-                    ChainClient::open(cfg, Arc::new(rpc), ctx, signers)
-                        .await
-                        .expect("client"),
-                )
-            }
-            Node::Sim { ledger, .. } => Arc::new(
-                ChainClient::open(cfg, ledger.clone(), ctx, signers)
+                let mut c = ChainClient::open(cfg, Arc::new(rpc), ctx, signers)
                     .await
-                    .expect("client"),
-            ),
+                    .expect("client");
+                if let Some(f) = failpoint {
+                    c.set_failpoint(f);
+                }
+                Arc::new(c)
+            }
+            Node::Sim { ledger, .. } => {
+                let mut c = ChainClient::open(cfg, ledger.clone(), ctx, signers)
+                    .await
+                    .expect("client");
+                if let Some(f) = failpoint {
+                    c.set_failpoint(f);
+                }
+                Arc::new(c)
+            }
         }
     }
 }
@@ -605,6 +622,122 @@ async fn leg(a: Net, b: Net) {
     assert_eq!(out, proceeds);
     assert!((d("1000") - proceeds).abs() <= d("1"), "{proceeds}");
     server.shutdown().await;
+}
+
+/// The bridge dies between writing a payout to its journal and broadcasting it (the failpoint panics inside
+/// the bridge's task). Nothing was sent; a new bridge over the same journal broadcasts the journaled
+/// transaction: the withdrawal is paid once, by the transaction signed before the crash.
+async fn payout_crash(a: Net) {
+    let toml = server_toml().replace(
+        "balances = { USDT = \"0\" }",
+        "balances = { USDC = \"500\" }",
+    );
+    let server = spawn(
+        ServerConfig::parse("e2e.toml", &toml).unwrap(),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let us = a.us.address();
+    a.mint("USDC", a.hot.address(), "1000").await;
+    let journals = tempfile::tempdir().unwrap();
+    let journal_path = journals.path().join("arbitrum.db");
+    let crash: Failpoint = Arc::new(|s: &SendStage| {
+        if matches!(s, SendStage::Journaled { .. }) {
+            panic!("crash between the journal write and the broadcast");
+        }
+    });
+    let link = |chain| BridgeChain {
+        network: "ARBITRUM".into(),
+        chain,
+        assets: vec!["USDC".into()],
+        hot_wallet: None,
+    };
+    let crashing = a
+        .client_fp(Journal::open(&journal_path).unwrap(), true, Some(crash))
+        .await;
+    let bridge = server.bridge(vec![link(crashing)], Duration::from_millis(50));
+    let bn = client(&server, "USDC", "ARBITRUM", us);
+    let id = bn
+        .withdraw(&WithdrawRequest {
+            asset: "USDC".into(),
+            network: "arbitrum".into(),
+            address: us.to_string(),
+            amount: d("100"),
+            client_id: "crashwithdraw".into(),
+        })
+        .await
+        .unwrap();
+    let journal = Journal::open(&journal_path).unwrap();
+    let mut signed = None;
+    for _ in 0..100 {
+        if let Some(i) = journal.open_tx_intents("arbitrum").unwrap().pop() {
+            signed = Some(i);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let signed = signed.expect("the payout was journaled");
+    bridge.stop().await;
+    assert_eq!(signed.state, IntentState::Signed);
+    let journaled_hash = signed.candidates[0].hash.clone();
+    a.mine(3).await;
+    assert_eq!(a.balance("USDC", us).await, d("0"), "nothing was sent");
+    let w = transfers(&bn, TransferKind::Withdrawal).await;
+    assert_eq!(
+        (w[0].state.clone(), w[0].tx_hash.clone()),
+        (TransferState::Pending, None)
+    );
+
+    // A new bridge over the same journal.
+    let fresh = a.client(Journal::open(&journal_path).unwrap(), true).await;
+    let mut bridge2 = Bridge::new(server.ledger(), vec![link(fresh)]);
+    let mut paid = None;
+    for _ in 0..40 {
+        let r = bridge2.poll().await;
+        assert!(r.errors.is_empty() && r.failed.is_empty(), "{r:?}");
+        if let Some(p) = r.paid.first() {
+            paid = Some(p.clone());
+            break;
+        }
+        a.mine(1).await;
+    }
+    let (paid_id, hash) = paid.expect("paid after the restart");
+    assert_eq!(paid_id, id);
+    assert_eq!(
+        format!("{hash:#x}"),
+        journaled_hash,
+        "the journaled transaction, not a new one"
+    );
+    assert_eq!(a.balance("USDC", us).await, d("99.2"));
+    assert_eq!(venue_balance(&bn, "USDC").await, d("400"));
+    let w = transfers(&bn, TransferKind::Withdrawal).await;
+    assert_eq!(w[0].state, TransferState::Completed);
+    assert_eq!(w[0].tx_hash.as_deref(), Some(journaled_hash.as_str()));
+    for _ in 0..3 {
+        a.mine(1).await;
+        let r = bridge2.poll().await;
+        assert!(r.paid.is_empty() && r.sending.is_empty(), "{r:?}");
+    }
+    assert_eq!(a.balance("USDC", us).await, d("99.2"));
+    server.shutdown().await;
+}
+
+mod payout_crash_between_journal_and_broadcast {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hardhat() {
+        let Some(a) = Net::hardhat("arbitrum", 31021).await else {
+            return;
+        };
+        payout_crash(a).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sim() {
+        payout_crash(Net::sim("arbitrum", 31021)).await;
+    }
 }
 
 mod deposit_swap_withdraw {
