@@ -621,6 +621,11 @@ async fn leg(a: Net, b: Net) {
     let out = b.balance("USDT", us_b).await + venue_balance(&bn, "USDT").await + fee + fees_usdt;
     assert_eq!(out, proceeds);
     assert!((d("1000") - proceeds).abs() <= d("1"), "{proceeds}");
+    // The venue's own books balance: what came in from chains = accounts + fees + background + paid out.
+    let audit = server.with_exchange(|ex| ex.audit());
+    assert!(audit.values().all(|a| a.balanced()), "{audit:#?}");
+    assert_eq!(audit["USDC"].deposited, d("1000"));
+    assert_eq!(audit["USDT"].withdrawn, amount - fee);
     server.shutdown().await;
 }
 

@@ -424,3 +424,115 @@ impl SimExchange {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::venue::sim::config::{AccountCfg, SimExchangeCfg};
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    fn exchange() -> SimExchange {
+        SimExchange::new(
+            &SimExchangeCfg {
+                seed: 1,
+                markets: Vec::new(),
+                accounts: vec![AccountCfg {
+                    name: "a".into(),
+                    balances: BTreeMap::from([("USDC".to_string(), d("100"))]),
+                }],
+                networks: vec![NetworkCfg {
+                    asset: "USDC".into(),
+                    network: "ARBITRUM".into(),
+                    withdraw_fee: d("1"),
+                    withdraw_min: d("5"),
+                    withdraw_delay_ms: 1_000,
+                    deposit_delay_ms: 0,
+                }],
+            },
+            0,
+        )
+        .unwrap()
+    }
+
+    fn bal(ex: &SimExchange) -> (Decimal, Decimal) {
+        let a = ex.account("a").unwrap();
+        let b = &ex.accounts[a as usize].balances["USDC"];
+        (b.total, b.held)
+    }
+
+    #[test]
+    fn chain_paid_withdrawals_wait_for_the_bridge() {
+        let mut ex = exchange();
+        ex.pay_out_on_chain("USDC", "ARBITRUM");
+        let w = ex
+            .withdraw("a", "USDC", "ARBITRUM", "0xabc", d("30"), None, 0)
+            .unwrap();
+        ex.advance_to(1_000_000);
+        assert_eq!(ex.withdrawals_to_pay().len(), 1, "not completed by time");
+        assert_eq!(bal(&ex), (d("100"), d("30")));
+        assert!(ex.withdrawal_sent(&w.id, "0x01", 1_000_001));
+        let t = ex.transfer("a", &w.id).unwrap().unwrap();
+        assert_eq!(
+            (t.state, t.tx_hash.as_deref()),
+            (TransferState::Pending, Some("0x01"))
+        );
+        assert!(ex.withdrawal_paid(&w.id, "0x01", 1_000_002));
+        assert!(!ex.withdrawal_paid(&w.id, "0x01", 1_000_003), "once");
+        assert!(!ex.withdrawal_failed(&w.id, "late", 1_000_003));
+        assert_eq!(bal(&ex), (d("70"), d("0")));
+        assert!(ex.withdrawals_to_pay().is_empty());
+
+        // A failed payout releases the funds.
+        let w2 = ex
+            .withdraw("a", "USDC", "ARBITRUM", "nope", d("20"), None, 1_000_004)
+            .unwrap();
+        assert_eq!(bal(&ex), (d("70"), d("20")));
+        assert!(ex.withdrawal_failed(&w2.id, "not an address", 1_000_005));
+        assert_eq!(bal(&ex), (d("70"), d("0")));
+        assert!(matches!(
+            ex.transfer("a", &w2.id).unwrap().unwrap().state,
+            TransferState::Failed(_)
+        ));
+        assert!(ex.audit()["USDC"].balanced());
+    }
+
+    #[test]
+    fn a_chain_transfer_is_credited_once() {
+        let mut ex = exchange();
+        let key = "arbitrum:0xaa:0";
+        let t = ex
+            .deposit_from_chain("a", "USDC", "ARBITRUM", d("5"), "0xaa", key, 0)
+            .unwrap();
+        assert!(t.is_some());
+        assert!(ex.chain_credited(key));
+        for _ in 0..2 {
+            assert_eq!(
+                ex.deposit_from_chain("a", "USDC", "ARBITRUM", d("5"), "0xaa", key, 1)
+                    .unwrap(),
+                None
+            );
+        }
+        // Another log of the same transaction is another transfer.
+        assert!(
+            ex.deposit_from_chain(
+                "a",
+                "USDC",
+                "ARBITRUM",
+                d("5"),
+                "0xaa",
+                "arbitrum:0xaa:1",
+                2
+            )
+            .unwrap()
+            .is_some()
+        );
+        ex.advance_to(10);
+        assert_eq!(bal(&ex).0, d("110"));
+        assert!(ex.audit()["USDC"].balanced());
+    }
+}
