@@ -265,7 +265,7 @@ impl Net {
         let ctx = ChainContext {
             journal,
             clock: self.clock(),
-            venues: BTreeSet::from(["binance".to_string()]),
+            venues: BTreeSet::from(["binance".to_string(), "hyperliquid".to_string()]),
             config_version: "e2e".into(),
             actor: actor.into(),
             fence: None,
@@ -726,6 +726,151 @@ async fn payout_crash(a: Net) {
     }
     assert_eq!(a.balance("USDC", us).await, d("99.2"));
     server.shutdown().await;
+}
+
+/// The local Hyperliquid server linked to chain A: USDC sent to the bridge address (read from the venue
+/// through the Hyperliquid client) is credited to the sender's perp USDC once confirmed; a withdraw3 is paid
+/// out on the chain, `amount - 1` USDC, once, also across a restart of the bridge.
+async fn hyperliquid_leg(a: Net) {
+    use ballast::venue::hyperliquid::server as hl;
+    use ballast::venue::hyperliquid::{ClientOptions, HyperliquidClient, KeySigner, Network};
+    use ballast::venue::serve::LocalVenues;
+    let us = a.us.address();
+    let text = format!(
+        r#"[hyperliquid]
+listen = "127.0.0.1:0"
+chain = "testnet"
+seed = 3
+step = "20ms"
+
+[[hyperliquid.market]]
+preset = "hyperliquid-usdt0-usdc"
+liquidity = false
+
+[[hyperliquid.account]]
+name = "us"
+address = "{us:#x}"
+balances = {{ USDC = "0" }}
+"#
+    );
+    let cfg = LocalVenues::parse("hl.toml", &text).unwrap_or_else(|e| panic!("{e}"));
+    let server = hl::spawn(cfg.hyperliquid.unwrap()).await.unwrap();
+    let bridge_addr = PrivateKeySigner::random().address();
+    let mut opts = ClientOptions::new(Network::Testnet).at(server.url());
+    opts.bridge_address = Some(bridge_addr);
+    opts.request_timeout = Duration::from_secs(5);
+    let key = format!("0x{}", hex::encode(a.us.to_bytes()));
+    let client = HyperliquidClient::new(
+        "hyperliquid",
+        opts,
+        Some(KeySigner::from_hex(&key).unwrap()),
+    )
+    .unwrap();
+    let journals = tempfile::tempdir().unwrap();
+    let journal_path = journals.path().join("hl.db");
+    let link = |chain| BridgeChain {
+        network: "ARBITRUM".into(),
+        chain,
+        assets: vec!["USDC".into()],
+        hot_wallet: None,
+    };
+    let venue_chain = a.client(Journal::open(&journal_path).unwrap(), true).await;
+    let bridge = server.bridge(
+        bridge_addr,
+        vec![link(venue_chain)],
+        Duration::from_millis(100),
+    );
+    let ours = a
+        .client(
+            Journal::open(journals.path().join("ours.db")).unwrap(),
+            false,
+        )
+        .await;
+    a.mint("USDC", us, "200").await;
+    a.mint("USDC", a.hot.address(), "1000").await;
+
+    let to = VenueDepositAddress::fetch(&client, "USDC", "ARBITRUM")
+        .await
+        .unwrap();
+    assert_eq!(to.address(), bridge_addr);
+    ours.transfer(&TransferRequest {
+        key: "hl:deposit".into(),
+        from: None,
+        asset: "USDC".into(),
+        amount: d("200"),
+        to: Destination::VenueDeposit(to),
+    })
+    .await
+    .unwrap();
+    let perp = |h: &hl::ServerHandle| h.with_state(|s| s.perp_usdc(&us));
+    for _ in 0..60 {
+        if perp(&server) > Decimal::ZERO {
+            break;
+        }
+        a.mine(1).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(perp(&server), d("200"));
+    assert_eq!(a.balance("USDC", us).await, d("0"));
+
+    client
+        .withdraw(&WithdrawRequest {
+            asset: "USDC".into(),
+            network: "ARBITRUM".into(),
+            address: us.to_string(),
+            amount: d("50"),
+            client_id: "hl-w1".into(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(perp(&server), d("150"));
+    for _ in 0..60 {
+        if a.balance("USDC", us).await > Decimal::ZERO {
+            break;
+        }
+        a.mine(1).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert_eq!(a.balance("USDC", us).await, d("49"));
+
+    // A new bridge over the same journal: nothing credited or paid again.
+    bridge.stop().await;
+    let fresh = a.client(Journal::open(&journal_path).unwrap(), true).await;
+    let mut again = Bridge::new(server.ledger(bridge_addr), vec![link(fresh)]);
+    let (mut rescanned, mut settled) = (0, Vec::new());
+    for _ in 0..4 {
+        a.mine(1).await;
+        let r = again.poll().await;
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        assert!(r.credited.is_empty(), "{r:?}");
+        rescanned += r.already_credited;
+        // The payout may have been short of its confirmations when the first bridge stopped: the new
+        // one settles the same journaled transfer, nothing more.
+        settled.extend(r.paid);
+    }
+    assert_eq!(rescanned, 1);
+    assert!(settled.len() <= 1, "{settled:?}");
+    assert_eq!(a.balance("USDC", us).await, d("49"));
+    assert_eq!(a.balance("USDC", a.hot.address()).await, d("951"));
+    assert_eq!(perp(&server), d("150"));
+    server.shutdown().await;
+}
+
+mod hyperliquid_deposit_withdraw {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hardhat() {
+        let Some(a) = Net::hardhat("arbitrum", 31021).await else {
+            return;
+        };
+        hyperliquid_leg(a).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sim() {
+        hyperliquid_leg(Net::sim("arbitrum", 31021)).await;
+    }
 }
 
 mod payout_crash_between_journal_and_broadcast {

@@ -55,6 +55,15 @@ pub struct ChainPayout {
     pub amount: Decimal,
 }
 
+/// Whose a deposit to a watched address is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DepositOwner {
+    /// The account the address belongs to (Binance: one deposit address per account and network).
+    Account(String),
+    /// The sending address, as `0x` + 40 lowercase hex (Hyperliquid's bridge credits the sender).
+    Sender,
+}
+
 /// The venue side of a bridge: the server's accounts, deposit addresses and withdrawals.
 pub trait VenueLedger: Send + Sync {
     /// The venue's name (in payout keys and logs).
@@ -62,9 +71,10 @@ pub trait VenueLedger: Send + Sync {
     /// An id of this ledger's life: payout keys include it, so a restarted server whose withdrawal ids
     /// start over never meets an earlier server's payouts in a kept journal.
     fn instance(&self) -> &str;
-    /// Every account's deposit address on `network` for any of `assets`: (address, account).
-    fn deposit_addresses(&self, network: &str, assets: &[String]) -> Vec<(String, String)>;
-    /// Credit a confirmed deposit. `Ok(Some(deposit id))` the first time, `Ok(None)` when this transfer
+    /// The deposit addresses to watch on `network` for any of `assets`, and whose a deposit to each is.
+    fn deposit_addresses(&self, network: &str, assets: &[String]) -> Vec<(String, DepositOwner)>;
+    /// Credit a confirmed deposit (`credit.account` is the owner's account, or the sender's address for
+    /// [`DepositOwner::Sender`]). `Ok(Some(deposit id))` the first time, `Ok(None)` when this transfer
     /// (`credit.key`) was already credited.
     fn credit(&self, credit: &ChainCredit) -> Result<Option<String>, String>;
     /// Withdrawals on `network` waiting for their payout.
@@ -98,7 +108,7 @@ struct Link {
     assets: Vec<String>,
     payer: Payer,
     watcher: Option<DepositWatcher>,
-    owners: BTreeMap<Address, String>,
+    owners: BTreeMap<Address, DepositOwner>,
 }
 
 /// What one [`Bridge::poll`] did.
@@ -196,7 +206,7 @@ impl Bridge {
                     link.owners.insert(a, account);
                 }
                 Err(_) => out.errors.push(format!(
-                    "{}: deposit address {addr:?} of {account} is not an EVM address",
+                    "{}: deposit address {addr:?} ({account:?}) is not an EVM address",
                     link.network
                 )),
             }
@@ -204,11 +214,13 @@ impl Bridge {
         let update = watcher.poll().await?;
         out.pending_deposits += update.pending.len();
         for a in update.credited {
-            let Some(account) = link.owners.get(&a.to) else {
-                continue;
+            let account = match link.owners.get(&a.to) {
+                Some(DepositOwner::Account(name)) => name.clone(),
+                Some(DepositOwner::Sender) => format!("{:#x}", a.from),
+                None => continue,
             };
             let credit = ChainCredit {
-                account: account.clone(),
+                account,
                 asset: a.asset.clone(),
                 network: link.network.clone(),
                 amount: a.amount,

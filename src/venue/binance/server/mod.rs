@@ -45,7 +45,7 @@ use super::wire::ErrorBody;
 use crate::exec::{Clock, SystemClock};
 use crate::model::TimestampMs;
 use crate::venue::bridge::{
-    Bridge, BridgeChain, BridgeHandle, ChainCredit, ChainPayout, VenueLedger,
+    Bridge, BridgeChain, BridgeHandle, ChainCredit, ChainPayout, DepositOwner, VenueLedger,
 };
 
 /// A Binance error answer: HTTP status, code, message and (cancelReplace) data.
@@ -354,7 +354,7 @@ impl VenueLedger for Ledger {
         &self.shared.instance
     }
 
-    fn deposit_addresses(&self, network: &str, assets: &[String]) -> Vec<(String, String)> {
+    fn deposit_addresses(&self, network: &str, assets: &[String]) -> Vec<(String, DepositOwner)> {
         self.exchange(|ex, _| {
             let mut out = Vec::new();
             for account in ex.accounts() {
@@ -362,7 +362,7 @@ impl VenueLedger for Ledger {
                     if let Ok(addr) = ex.deposit_address(account, a, network)
                         && !out.iter().any(|(x, _)| x == &addr)
                     {
-                        out.push((addr, account.to_string()));
+                        out.push((addr, DepositOwner::Account(account.to_string())));
                     }
                 }
             }
