@@ -975,6 +975,13 @@ address = "{hot}"
     )
 }
 
+/// The errors of a local venues file named `v.toml`.
+fn venues_error(text: &str) -> String {
+    ballast::venue::serve::LocalVenues::parse("v.toml", text)
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn bridge_configuration_errors_name_file_line_and_path() {
     use ballast::venue::serve::LocalVenues;
@@ -993,9 +1000,7 @@ fn bridge_configuration_errors_name_file_line_and_path() {
     let bad = BRIDGE
         .replace("network = \"ARBITRUM\"", "network = \"BASE\"")
         .replace("chain = \"arbitrum\"", "chain = \"arbitrum\"\nspeed = 1");
-    let e = LocalVenues::parse("v.toml", &venues_file(&chain, &bad))
-        .unwrap_err()
-        .to_string();
+    let e = venues_error(&venues_file(&chain, &bad));
     for want in [
         "v.toml:28: binance.bridge.link[0].network: no network \"BASE\" is configured on this venue (it has: ARBITRUM)",
         "v.toml:30: binance.bridge.link[0].speed: unknown key",
@@ -1006,9 +1011,7 @@ fn bridge_configuration_errors_name_file_line_and_path() {
     let bad = format!(
         "{BRIDGE}\n[[binance.bridge.link]]\nnetwork = \"ARBITRUM\"\nchain = \"optimism\"\n"
     );
-    let e = LocalVenues::parse("v.toml", &venues_file(&chain, &bad))
-        .unwrap_err()
-        .to_string();
+    let e = venues_error(&venues_file(&chain, &bad));
     assert!(
         e.contains(
             "v.toml:32: binance.bridge.link[1].network: network \"ARBITRUM\" is bridged twice"
@@ -1016,28 +1019,19 @@ fn bridge_configuration_errors_name_file_line_and_path() {
         "{e}"
     );
     let bad = BRIDGE.replace("chain = \"arbitrum\"", "chain = \"optimism\"");
-    let e = LocalVenues::parse("v.toml", &venues_file(&chain, &bad))
-        .unwrap_err()
-        .to_string();
+    let e = venues_error(&venues_file(&chain, &bad));
     assert!(
         e.contains("v.toml:29: binance.bridge.link[0].chain: no [[chain]] named \"optimism\" in this file (chains: arbitrum)"),
         "{e}"
     );
     // A chain without a hot wallet key; a bridge without journal or links.
     let watch_only = chain_section("http://127.0.0.1:1", usdc, hot, "");
-    let e = LocalVenues::parse("v.toml", &venues_file(&watch_only, BRIDGE))
-        .unwrap_err()
-        .to_string();
+    let e = venues_error(&venues_file(&watch_only, BRIDGE));
     assert!(
         e.contains("v.toml:29: binance.bridge.link[0].chain: chain \"arbitrum\" (line 32) has no account with a key"),
         "{e}"
     );
-    let e = LocalVenues::parse(
-        "v.toml",
-        &venues_file(&chain, "[binance.bridge]\npoll = \"0s\"\n"),
-    )
-    .unwrap_err()
-    .to_string();
+    let e = venues_error(&venues_file(&chain, "[binance.bridge]\npoll = \"0s\"\n"));
     for want in [
         "v.toml:22: binance.bridge: missing key `journal`",
         "v.toml:23: binance.bridge.poll: must be more than 0",
@@ -1045,6 +1039,37 @@ fn bridge_configuration_errors_name_file_line_and_path() {
     ] {
         assert!(e.contains(want), "missing {want:?} in:\n{e}");
     }
+}
+
+#[test]
+fn hyperliquid_bridge_configuration() {
+    use ballast::venue::serve::LocalVenues;
+    let hot = PrivateKeySigner::random().address();
+    let usdc = PrivateKeySigner::random().address();
+    let chain = chain_section("http://127.0.0.1:1", usdc, hot, "key_env = \"HOT_KEY\"");
+    let hl = |bridge: &str| {
+        format!(
+            "[hyperliquid]\nlisten = \"127.0.0.1:0\"\nchain = \"testnet\"\n\n[[hyperliquid.market]]\npreset = \"hyperliquid-usdt0-usdc\"\n\n[[hyperliquid.account]]\nname = \"a\"\naddress = \"{hot:#x}\"\n\n[hyperliquid.bridge]\njournal = \"hl.db\"\n{bridge}\n[[hyperliquid.bridge.link]]\nnetwork = \"ARBITRUM\"\nchain = \"arbitrum\"\n{chain}"
+        )
+    };
+    let v = LocalVenues::parse("/tmp/hl/v.toml", &hl("")).unwrap_or_else(|e| panic!("{e}"));
+    let (b, address) = v.hyperliquid.unwrap().bridge.unwrap();
+    assert_eq!(
+        format!("{address:#x}"),
+        ballast::venue::hyperliquid::client::TESTNET_BRIDGE,
+        "the client's default bridge address"
+    );
+    assert_eq!(b.journal, std::path::PathBuf::from("/tmp/hl/hl.db"));
+    let e = venues_error(&hl("address = \"0x12\""));
+    assert!(
+        e.contains("v.toml:14: hyperliquid.bridge.address: \"0x12\" is not an address"),
+        "{e}"
+    );
+    let e = venues_error(&hl("").replace("network = \"ARBITRUM\"", "network = \"BASE\""));
+    assert!(
+        e.contains("v.toml:16: hyperliquid.bridge.link[0].network: no network \"BASE\" is configured on this venue (it has: ARBITRUM)"),
+        "{e}"
+    );
 }
 
 /// What `ballast venues serve` starts: the server and its bridge from the file, the hot wallet's key from

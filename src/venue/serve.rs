@@ -93,6 +93,9 @@ impl LocalVenues {
             if let Some(b) = binance.as_ref().and_then(|b| b.bridge.as_ref()) {
                 check_links(b, &chains, d);
             }
+            if let Some((b, _)) = hyperliquid.as_ref().and_then(|h| h.bridge.as_ref()) {
+                check_links(b, &chains, d);
+            }
             root.finish(d);
             if !d.has_errors() && hyperliquid.is_none() && binance.is_none() {
                 d.error(
@@ -117,6 +120,8 @@ pub struct Running {
     pub binance: Option<bn_server::ServerHandle>,
     /// The Binance server's chain bridge, with one line per link for `describe`.
     pub binance_bridge: Option<(BridgeHandle, Vec<String>)>,
+    /// The Hyperliquid server's chain bridge, likewise.
+    pub hyperliquid_bridge: Option<(BridgeHandle, Vec<String>)>,
 }
 
 impl Running {
@@ -129,7 +134,7 @@ impl Running {
         if let (Some(c), Some(h)) = (&cfg.binance, &self.binance) {
             out.extend(bn_server::describe(c, h));
         }
-        if let Some((_, lines)) = &self.binance_bridge {
+        for (_, lines) in self.hyperliquid_bridge.iter().chain(&self.binance_bridge) {
             out.extend(lines.iter().cloned());
         }
         out
@@ -137,7 +142,11 @@ impl Running {
 
     /// Stop every server.
     pub async fn shutdown(self) {
-        if let Some((b, _)) = self.binance_bridge {
+        for (b, _) in self
+            .binance_bridge
+            .into_iter()
+            .chain(self.hyperliquid_bridge)
+        {
             b.stop().await;
         }
         if let Some(h) = self.hyperliquid {
@@ -176,22 +185,40 @@ pub async fn start(cfg: &LocalVenues) -> Result<Running, ServeError> {
         &binance,
         cfg.binance.as_ref().and_then(|c| c.bridge.as_ref()),
     ) {
-        (Some(h), Some(b)) => Some(start_bridge(h, b, &cfg.chains).await?),
+        (Some(h), Some(b)) => {
+            let (links, lines) = connect_links("binance", b, &cfg.chains).await?;
+            Some((h.bridge(links, b.poll), lines))
+        }
+        _ => None,
+    };
+    let hyperliquid_bridge = match (
+        &hyperliquid,
+        cfg.hyperliquid.as_ref().and_then(|c| c.bridge.as_ref()),
+    ) {
+        (Some(h), Some((b, address))) => {
+            let (links, mut lines) = connect_links("hyperliquid", b, &cfg.chains).await?;
+            lines.push(format!(
+                "hyperliquid: deposits are USDC sent to {address:#x}"
+            ));
+            Some((h.bridge(*address, links, b.poll), lines))
+        }
         _ => None,
     };
     Ok(Running {
         hyperliquid,
         binance,
         binance_bridge,
+        hyperliquid_bridge,
     })
 }
 
-/// Connect the bridged chains (the hot wallet's key from its environment variable) and start the bridge.
-async fn start_bridge(
-    server: &bn_server::ServerHandle,
+/// Connect the chains of a venue's bridge (the hot wallet's key from its environment variable); with one
+/// line per link for `describe`.
+async fn connect_links(
+    venue: &str,
     b: &BridgeCfg,
     chains: &[ChainCfg],
-) -> Result<(BridgeHandle, Vec<String>), ServeError> {
+) -> Result<(Vec<BridgeChain>, Vec<String>), ServeError> {
     let journal = Journal::open(&b.journal)?;
     let mut links = Vec::new();
     let mut lines = Vec::new();
@@ -205,7 +232,7 @@ async fn start_bridge(
             clock: std::sync::Arc::new(SystemClock),
             venues: Default::default(),
             config_version: "local-venues".into(),
-            actor: "binance-bridge".into(),
+            actor: format!("{venue}-bridge"),
             fence: None,
             role: Role::VenuePayer,
         };
@@ -216,7 +243,7 @@ async fn start_bridge(
             .map(|a| a.address)
             .expect("checked when the file was read");
         lines.push(format!(
-            "  bridge {} <-> chain {} (chain id {}, {} confirmations), hot wallet {hot:#x}",
+            "{venue}: bridge {} <-> chain {} (chain id {}, {} confirmations), hot wallet {hot:#x}",
             l.network, c.name, c.chain_id, c.confirmations
         ));
         links.push(BridgeChain {
@@ -226,7 +253,7 @@ async fn start_bridge(
             hot_wallet: Some(hot),
         });
     }
-    Ok((server.bridge(links, b.poll), lines))
+    Ok((links, lines))
 }
 
 /// Lines describing a running Hyperliquid server: where it listens, which signatures it takes, its
