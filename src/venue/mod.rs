@@ -2,6 +2,7 @@
 //! with their local wire-protocol servers.
 
 pub mod binance;
+pub mod bridge;
 pub mod hyperliquid;
 pub mod paper;
 pub mod serve;

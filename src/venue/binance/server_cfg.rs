@@ -12,6 +12,7 @@ use rust_decimal::Decimal;
 use super::server::faults::{FaultKind, FaultRule};
 use super::signing::Verifier;
 use crate::config::reader::{Diagnostics, FromField, Obj, Problem, choice};
+use crate::venue::bridge::BridgeCfg;
 use crate::venue::sim::config::read_exchange_with;
 use crate::venue::sim::{MarketCfg, SimExchangeCfg};
 
@@ -150,6 +151,9 @@ pub struct ServerConfig {
     pub listen: SocketAddr,
     /// How often the background task runs the markets and completes transfers.
     pub tick: Duration,
+    /// `[binance.bridge]`: chains whose transfers the server credits and pays out (see
+    /// [`crate::venue::bridge`]).
+    pub bridge: Option<BridgeCfg>,
 }
 
 impl ServerConfig {
@@ -169,6 +173,7 @@ impl ServerConfig {
             faults: Vec::new(),
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             tick: Duration::from_millis(100),
+            bridge: None,
         }
     }
 
@@ -364,6 +369,20 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<ServerConfig> {
         }
         x.finish(d);
     }
+    let bridge = match o.obj(d, "bridge") {
+        Some(mut b) => {
+            let mut networks: Vec<String> = Vec::new();
+            for n in exchange.iter().flat_map(|e| &e.networks) {
+                if !networks.contains(&n.network) {
+                    networks.push(n.network.clone());
+                }
+            }
+            let c = crate::venue::bridge::read_config(&mut b, d, &networks);
+            b.finish(d);
+            c
+        }
+        None => None,
+    };
     let exchange = exchange?;
     (d.problems.len() == before).then_some(ServerConfig {
         exchange,
@@ -374,6 +393,7 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<ServerConfig> {
         faults,
         listen,
         tick,
+        bridge,
     })
 }
 

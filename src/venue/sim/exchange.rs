@@ -378,6 +378,10 @@ pub struct SimExchange {
     pub(super) pending: BTreeSet<(TimestampMs, usize)>,
     pub(super) ledger: BTreeMap<String, AssetAudit>,
     record_events: bool,
+    /// (asset, network) whose withdrawals a chain bridge pays out (see [`SimExchange::pay_out_on_chain`]).
+    pub(super) chain_paid: BTreeSet<(String, String)>,
+    /// Chain transfers already credited as deposits (by `network:tx_hash:log_index`).
+    pub(super) chain_credits: std::collections::HashSet<String>,
 }
 
 /// A stream number for a market's randomness, from its name (so adding a market never changes another's).
@@ -404,6 +408,8 @@ impl SimExchange {
             pending: BTreeSet::new(),
             ledger: BTreeMap::new(),
             record_events: false,
+            chain_paid: BTreeSet::new(),
+            chain_credits: std::collections::HashSet::new(),
         };
         for m in &cfg.markets {
             let name = m.rules.market.clone();

@@ -44,6 +44,9 @@ use super::signing::{Verifier, decode_component, signed_text};
 use super::wire::ErrorBody;
 use crate::exec::{Clock, SystemClock};
 use crate::model::TimestampMs;
+use crate::venue::bridge::{
+    Bridge, BridgeChain, BridgeHandle, ChainCredit, ChainPayout, DepositOwner, VenueLedger,
+};
 
 /// A Binance error answer: HTTP status, code, message and (cancelReplace) data.
 #[derive(Clone, Debug, PartialEq)]
@@ -177,6 +180,10 @@ pub(crate) struct Shared {
     log: Mutex<Vec<RequestRecord>>,
     payouts: broadcast::Sender<Payout>,
     shutdown: watch::Receiver<bool>,
+    /// This server's life (see [`crate::venue::bridge::VenueLedger::instance`]).
+    instance: String,
+    /// First block the chain bridge scans, per chain.
+    watch_from: Mutex<std::collections::BTreeMap<String, u64>>,
 }
 
 impl Shared {
@@ -277,6 +284,23 @@ impl ServerHandle {
         f(&mut e.ex)
     }
 
+    /// The server's account ledger, for a chain bridge.
+    pub fn ledger(&self) -> Arc<Ledger> {
+        Arc::new(Ledger {
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// Link the server to chains: deposits to its deposit addresses on `chains` are credited, and its
+    /// withdrawals over them are paid out on the chain (see [`crate::venue::bridge`]). From now on those
+    /// withdrawals complete only when their payout is confirmed. The bridge polls every `every` until its
+    /// handle is stopped or dropped.
+    pub fn bridge(&self, chains: Vec<BridgeChain>, every: std::time::Duration) -> BridgeHandle {
+        let ledger = self.ledger();
+        ledger.pay_out_on(&chains);
+        Bridge::new(ledger, chains).spawn(every)
+    }
+
     /// Every request received so far.
     pub fn requests(&self) -> Vec<RequestRecord> {
         self.shared.log.lock().unwrap().clone()
@@ -288,6 +312,113 @@ impl ServerHandle {
         if let Some(t) = self.task.take() {
             let _ = t.await;
         }
+    }
+}
+
+/// The local Binance server's accounts as a chain bridge sees them ([`VenueLedger`]).
+pub struct Ledger {
+    shared: Arc<Shared>,
+}
+
+impl Ledger {
+    fn exchange<R>(
+        &self,
+        f: impl FnOnce(&mut crate::venue::sim::SimExchange, TimestampMs) -> R,
+    ) -> R {
+        let now = self.shared.now();
+        let mut e = self.shared.engine.lock().unwrap();
+        e.advance(now);
+        f(&mut e.ex, now)
+    }
+
+    /// Withdrawals of the bridged (asset, network) pairs wait for their payout from now on.
+    pub fn pay_out_on(&self, chains: &[BridgeChain]) {
+        self.exchange(|ex, _| {
+            for c in chains {
+                for a in &c.assets {
+                    if ex.networks(a).iter().any(|n| n.network == c.network) {
+                        ex.pay_out_on_chain(a, &c.network);
+                    }
+                }
+            }
+        });
+    }
+}
+
+impl VenueLedger for Ledger {
+    fn venue(&self) -> &str {
+        "binance"
+    }
+
+    fn instance(&self) -> &str {
+        &self.shared.instance
+    }
+
+    fn deposit_addresses(&self, network: &str, assets: &[String]) -> Vec<(String, DepositOwner)> {
+        self.exchange(|ex, _| {
+            let mut out = Vec::new();
+            for account in ex.accounts() {
+                for a in assets {
+                    if let Ok(addr) = ex.deposit_address(account, a, network)
+                        && !out.iter().any(|(x, _)| x == &addr)
+                    {
+                        out.push((addr, DepositOwner::Account(account.to_string())));
+                    }
+                }
+            }
+            out
+        })
+    }
+
+    fn credit(&self, c: &ChainCredit) -> Result<Option<String>, String> {
+        self.exchange(|ex, now| {
+            ex.deposit_from_chain(
+                &c.account, &c.asset, &c.network, c.amount, &c.tx_hash, &c.key, now,
+            )
+            .map(|t| t.map(|t| t.id))
+            .map_err(|e| e.to_string())
+        })
+    }
+
+    fn to_pay(&self, network: &str) -> Vec<ChainPayout> {
+        self.exchange(|ex, _| {
+            ex.withdrawals_to_pay()
+                .into_iter()
+                .filter(|t| t.network == network)
+                .map(|t| ChainPayout {
+                    id: t.id,
+                    account: t.account,
+                    asset: t.asset,
+                    network: t.network,
+                    address: t.address,
+                    amount: t.amount - t.fee,
+                })
+                .collect()
+        })
+    }
+
+    fn sent(&self, id: &str, tx_hash: &str) {
+        self.exchange(|ex, now| ex.withdrawal_sent(id, tx_hash, now));
+    }
+
+    fn paid(&self, id: &str, tx_hash: &str) -> bool {
+        let done = self.exchange(|ex, now| ex.withdrawal_paid(id, tx_hash, now));
+        self.shared.tick();
+        done
+    }
+
+    fn failed(&self, id: &str, reason: &str) -> bool {
+        self.exchange(|ex, now| ex.withdrawal_failed(id, reason, now))
+    }
+
+    fn watch_from(&self, chain: &str, head: u64) -> u64 {
+        *self
+            .shared
+            .watch_from
+            .lock()
+            .unwrap()
+            .entry(chain.to_string())
+            .or_insert(head)
     }
 }
 
@@ -392,6 +523,8 @@ pub async fn spawn_with_clock(
         log: Mutex::new(Vec::new()),
         payouts,
         shutdown: stop_rx.clone(),
+        instance: format!("{:016x}", rand::random::<u64>()),
+        watch_from: Mutex::new(std::collections::BTreeMap::new()),
     });
     let app = Router::new()
         .fallback(handle)

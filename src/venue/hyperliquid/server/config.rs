@@ -65,6 +65,10 @@ pub struct HlServerCfg {
     /// 0: unlimited.
     pub ip_weight_per_minute: u32,
     pub address_budget: bool,
+    /// `[hyperliquid.bridge]`: the chain deposits come from and withdrawals are paid out on (network
+    /// `ARBITRUM`), and where deposits go on it (`address`; default: the venue's bridge contract address for
+    /// `chain`, which the client also defaults to).
+    pub bridge: Option<(crate::venue::bridge::BridgeCfg, Address)>,
 }
 
 /// Default listen address (the official SDKs' `LOCAL_API_URL` port).
@@ -227,6 +231,24 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<HlServerCfg> {
             }
         }
     }
+    let bridge = match o.obj(d, "bridge") {
+        Some(mut b) => {
+            let address = match b.field("address") {
+                Some(f) => address_field(&f, d),
+                None => chain.and_then(|c| {
+                    parse_address(match c {
+                        Network::Mainnet => crate::venue::hyperliquid::client::MAINNET_BRIDGE,
+                        Network::Testnet => crate::venue::hyperliquid::client::TESTNET_BRIDGE,
+                    })
+                }),
+            };
+            let c =
+                crate::venue::bridge::read_config(&mut b, d, &[super::bridge::NETWORK.to_string()]);
+            b.finish(d);
+            c.zip(address)
+        }
+        None => None,
+    };
     if d.problems.len() != before {
         return None;
     }
@@ -239,5 +261,6 @@ pub fn read(o: &mut Obj, d: &mut Diagnostics) -> Option<HlServerCfg> {
         step,
         ip_weight_per_minute,
         address_budget,
+        bridge,
     })
 }

@@ -9,6 +9,7 @@
 //! For tests, [`ServerHandle::inject`] makes the next `/exchange` request lose its answer (after or before
 //! executing) or fail with a 5xx, as a network would.
 
+pub mod bridge;
 pub mod config;
 pub mod engine;
 pub mod state;
@@ -66,6 +67,7 @@ struct Shared {
     clock: Arc<dyn Clock>,
     ip: Mutex<Option<WeightWindow>>,
     faults: Mutex<VecDeque<Fault>>,
+    chain: Mutex<bridge::ChainSide>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -177,6 +179,7 @@ pub async fn spawn_with_clock(
             (cfg.ip_weight_per_minute > 0).then(|| WeightWindow::new(cfg.ip_weight_per_minute)),
         ),
         faults: Mutex::new(VecDeque::new()),
+        chain: Mutex::new(bridge::ChainSide::new()),
     });
     let app = Router::new()
         .route("/info", post(info_handler))
