@@ -4,5 +4,7 @@
 pub mod execution;
 pub mod metrics;
 pub mod recording;
+pub mod record;
 pub mod replay;
+pub mod report;
 pub mod synth;
