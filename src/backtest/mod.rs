@@ -7,4 +7,5 @@ pub mod recording;
 pub mod record;
 pub mod replay;
 pub mod report;
+pub mod summary;
 pub mod synth;

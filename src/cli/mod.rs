@@ -2,6 +2,7 @@
 //! returns a typed [`CliError`]; [`main`] maps it to a message on stderr and an exit code.
 
 pub mod auction_bench_cmd;
+pub mod backtest_cmd;
 pub mod config_cmd;
 pub mod order_cmd;
 pub mod plan_cmd;
@@ -53,6 +54,8 @@ pub enum Command {
     Order(Box<order_cmd::OrderArgs>),
     /// Execution quality: ballast's auction vs an immediate IOC vs a linear auction, on simulated markets.
     AuctionBench(auction_bench_cmd::AuctionBenchArgs),
+    /// Replay a recording against the configuration and the baselines (none, threshold, p-only).
+    Backtest(Box<backtest_cmd::BacktestArgs>),
 }
 
 /// Errors of the command line, each with its exit code.
@@ -132,5 +135,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Synth(args) => synth_cmd::run(args),
         Command::Order(args) => order_cmd::run(*args),
         Command::AuctionBench(args) => auction_bench_cmd::run(args),
+        Command::Backtest(args) => backtest_cmd::run(*args),
     }
 }
