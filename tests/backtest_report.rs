@@ -114,7 +114,8 @@ fn a_report_has_every_file_well_formed_with_the_replay_values() {
     }
 
     // report.json
-    let j: Value = serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    let j: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(j["ballast_version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(
         j["config"]["path"],
@@ -204,7 +205,11 @@ fn a_report_has_every_file_well_formed_with_the_replay_values() {
         let sw = &js["swaps"];
         assert_eq!(sw["legs"], res.swaps.legs);
         assert_eq!(sw["swaps"], res.swaps.swaps);
-        assert_num(&sw["swapped_value"], res.swaps.swapped_value, "swapped_value");
+        assert_num(
+            &sw["swapped_value"],
+            res.swaps.swapped_value,
+            "swapped_value",
+        );
     }
     // The replay did something, so the values checked are not all zeros.
     let ballast = &r.results[0];
@@ -220,7 +225,10 @@ fn a_report_has_every_file_well_formed_with_the_replay_values() {
     assert_eq!(expected_rows, 4 * (2 * 48 + 1) * 4, "2 days every 30 min");
     let close = |cell: &str, x: f64, what: &str| {
         let v: f64 = cell.parse().unwrap_or_else(|_| panic!("{what}: {cell:?}"));
-        assert!((v - x).abs() <= 1e-6 * x.abs().max(1.0), "{what}: {v} vs {x}");
+        assert!(
+            (v - x).abs() <= 1e-6 * x.abs().max(1.0),
+            "{what}: {v} vs {x}"
+        );
     };
     let mut it = rows.iter();
     for res in &r.results {
@@ -288,7 +296,10 @@ fn a_report_has_every_file_well_formed_with_the_replay_values() {
         }
         // Axis labels are dates.
         if name != "overview.svg" {
-            assert!(has_text("Jan 01") || has_text("Jan 02"), "{name}: {texts:?}");
+            assert!(
+                has_text("Jan 01") || has_text("Jan 02"),
+                "{name}: {texts:?}"
+            );
             assert!(has_text("time (UTC)"), "{name}");
         }
     }
@@ -301,9 +312,12 @@ fn the_side_by_side_table_has_every_metric_per_strategy_in_order() {
     let r = replay(Kind::Treasury, 2, 4, 5);
     let t = report::side_by_side(&r.results);
     let lines: Vec<&str> = t.lines().collect();
-    assert_eq!(lines.len(), 2 + 15, "{t}");
+    assert_eq!(lines.len(), 2 + 16, "{t}");
     let width = lines[0].chars().count();
-    assert!(lines.iter().all(|l| l.chars().count() == width), "aligned:\n{t}");
+    assert!(
+        lines.iter().all(|l| l.chars().count() == width),
+        "aligned:\n{t}"
+    );
     let head: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(head, ["metric", "ballast", "none", "threshold", "p-only"]);
     for label in [
@@ -315,6 +329,7 @@ fn the_side_by_side_table_has_every_metric_per_strategy_in_order() {
         "shortfall events",
         "unserved outflow",
         "turnover",
+        "moved value",
         "fees",
         "implementation shortfall",
         "orders",
@@ -332,9 +347,16 @@ fn the_side_by_side_table_has_every_metric_per_strategy_in_order() {
     let row = |label: &str| -> Vec<String> {
         let l = lines.iter().find(|l| l.starts_with(label)).unwrap();
         let cells: Vec<&str> = l.split_whitespace().collect();
-        cells[cells.len() - 4..].iter().map(|s| s.to_string()).collect()
+        cells[cells.len() - 4..]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
     };
-    let orders: Vec<String> = r.results.iter().map(|x| x.total.orders.to_string()).collect();
+    let orders: Vec<String> = r
+        .results
+        .iter()
+        .map(|x| x.total.orders.to_string())
+        .collect();
     assert_eq!(row("orders"), orders);
     let shortfalls: Vec<String> = r
         .results
@@ -346,7 +368,7 @@ fn the_side_by_side_table_has_every_metric_per_strategy_in_order() {
 
     let md = report::side_by_side_markdown(&r.results);
     let mdl: Vec<&str> = md.lines().collect();
-    assert_eq!(mdl.len(), 2 + 15);
+    assert_eq!(mdl.len(), 2 + 16);
     assert_eq!(mdl[0], "| metric | ballast | none | threshold | p-only |");
     assert_eq!(mdl[1], "|---|---:|---:|---:|---:|");
     for l in &mdl[2..] {
@@ -360,13 +382,26 @@ fn long_runs_make_plots_of_bounded_size() {
     let dir = tempfile::tempdir().unwrap();
     let mut r = replay(Kind::Relayer, 21, 6, 9);
     r.opts.series_every_ms = 5 * 60_000;
-    r.results = replay::run_many(&r.cfg, &r.rec, &[Strategy::Ballast, Strategy::Threshold], &r.opts)
-        .unwrap();
+    r.results = replay::run_many(
+        &r.cfg,
+        &r.rec,
+        &[Strategy::Ballast, Strategy::Threshold],
+        &r.opts,
+    )
+    .unwrap();
     assert!(r.results[0].series.times.len() > 6000);
     let files = write(&r, dir.path());
-    for f in files.iter().filter(|f| f.extension().is_some_and(|e| e == "svg")) {
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "svg"))
+    {
         let text = std::fs::read_to_string(f).unwrap();
-        assert!(text.len() < 1_500_000, "{}: {} bytes", f.display(), text.len());
+        assert!(
+            text.len() < 1_500_000,
+            "{}: {} bytes",
+            f.display(),
+            text.len()
+        );
         let doc = roxmltree::Document::parse(&text).unwrap();
         for n in doc.descendants().filter(|n| n.has_tag_name("polyline")) {
             let points = n.attribute("points").unwrap().split_whitespace().count();
@@ -410,7 +445,10 @@ fn an_unwritable_directory_is_an_error_naming_the_file() {
         },
     )
     .unwrap_err();
-    assert!(e.to_string().starts_with(&blocked.display().to_string()), "{e}");
+    assert!(
+        e.to_string().starts_with(&blocked.display().to_string()),
+        "{e}"
+    );
 }
 
 #[test]
@@ -420,4 +458,81 @@ fn write_sample_report() {
     let out = PathBuf::from(std::env::var("REPORT_OUT").unwrap_or("/tmp/rep/out".into()));
     write(&r, &out);
     println!("{}", report::side_by_side(&r.results));
+}
+
+/// `ballast backtest` on the shipped relayer recording: the table on stdout is the report's side-by-side
+/// table of the same replay, `--out` writes the report files, and `--quiet` prints nothing.
+#[test]
+fn the_backtest_command_prints_the_table_and_writes_the_report() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let data = root.join("config/data/relayer");
+    let cfg = Config::load(data.join("config.toml")).unwrap();
+    let rec = Recording::read_dir(&data, Default::default()).unwrap();
+    let opts = ReplayOptions::default();
+    let expected = replay::run_many(&cfg, &rec, &Strategy::ALL, &opts).unwrap();
+
+    let out = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_ballast"))
+            .arg("backtest")
+            .arg("--config")
+            .arg(data.join("config.toml"))
+            .arg("--recording")
+            .arg(&data)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    };
+    let o = run(&[]);
+    let stdout = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        stdout.contains(&report::side_by_side(&expected)),
+        "{stdout}"
+    );
+    // No progress bar when stderr is not a terminal.
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+
+    let dir = out.path().join("report");
+    let o = run(&["--quiet", "--out", dir.to_str().unwrap()]);
+    assert!(
+        o.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        o.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let json: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(json["seed"], 1);
+    assert_eq!(json["recording"]["snapshots"], rec.len());
+    for (i, r) in expected.iter().enumerate() {
+        let s = &json["strategies"][i];
+        assert_eq!(s["strategy"], r.strategy.name());
+        assert_num(&s["total"]["iae"], r.total.iae, "iae");
+        assert_eq!(s["total"]["orders"], r.total.orders);
+    }
+    for f in ["series.csv", "overview.svg", "error.svg", "cost.svg"] {
+        assert!(dir.join(f).is_file(), "{f}");
+    }
+    assert_eq!(
+        std::fs::read_dir(&dir)
+            .unwrap()
+            .filter(|e| e
+                .as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("position-"))
+            .count(),
+        cfg.positions.len()
+    );
 }

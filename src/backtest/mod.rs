@@ -3,9 +3,8 @@
 
 pub mod execution;
 pub mod metrics;
-pub mod recording;
 pub mod record;
+pub mod recording;
 pub mod replay;
 pub mod report;
-pub mod summary;
 pub mod synth;

@@ -90,12 +90,11 @@ pub fn write_dir(dir: &Path, r: &BacktestReport) -> Result<Vec<PathBuf>, ReportE
     let mut written = Vec::new();
 
     let path = dir.join("report.json");
-    let json = serde_json::to_vec_pretty(&ReportJson::new(r)).map_err(|source| {
-        ReportError::Json {
+    let json =
+        serde_json::to_vec_pretty(&ReportJson::new(r)).map_err(|source| ReportError::Json {
             path: path.clone(),
             source,
-        }
-    })?;
+        })?;
     std::fs::write(&path, json).map_err(io_err(&path))?;
     written.push(path);
 
@@ -195,11 +194,7 @@ impl<'a> ReportJson<'a> {
         let last = rec.times.last().copied();
         let mut priced: Vec<String> = rec.prices.keys().cloned().collect();
         priced.sort();
-        let mut markets: Vec<String> = rec
-            .market
-            .keys()
-            .map(|(v, m)| format!("{v}/{m}"))
-            .collect();
+        let mut markets: Vec<String> = rec.market.keys().map(|(v, m)| format!("{v}/{m}")).collect();
         markets.sort();
         let o = r.options;
         ReportJson {
@@ -317,7 +312,10 @@ fn write_series_csv(path: &Path, r: &BacktestReport) -> Result<(), ReportError> 
 }
 
 fn cell(m: &[Vec<f64>], t: usize, p: usize) -> f64 {
-    m.get(t).and_then(|row| row.get(p)).copied().unwrap_or(f64::NAN)
+    m.get(t)
+        .and_then(|row| row.get(p))
+        .copied()
+        .unwrap_or(f64::NAN)
 }
 
 /// A value in base units with at most 6 decimals, trailing zeros cut; empty when not finite (an unbounded
@@ -349,7 +347,7 @@ struct Row {
     value: fn(&RunResult) -> String,
 }
 
-const ROWS: [Row; 15] = [
+const ROWS: [Row; 16] = [
     Row {
         label: "IAE (error x h)",
         value: |r| fmt_num(r.total.iae),
@@ -381,6 +379,10 @@ const ROWS: [Row; 15] = [
     Row {
         label: "turnover (x mean value)",
         value: |r| format!("{:.3}", r.total.turnover),
+    },
+    Row {
+        label: "moved value",
+        value: |r| fmt_money(r.total.moved_value),
     },
     Row {
         label: "fees and costs",
@@ -723,13 +725,10 @@ impl TimeAxis {
             };
             let (mut y, mut m) = (d.year(), d.month0() as i32);
             m -= m % months.min(12);
-            loop {
-                let Some(t) = chrono::NaiveDate::from_ymd_opt(y, m as u32 + 1, 1)
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-                    .map(|d| d.and_utc().timestamp_millis())
-                else {
-                    break;
-                };
+            while let Some(t) = chrono::NaiveDate::from_ymd_opt(y, m as u32 + 1, 1)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map(|d| d.and_utc().timestamp_millis())
+            {
                 if t > hi {
                     break;
                 }
@@ -871,7 +870,11 @@ fn y_range(layers: &[Layer], include: &[f64]) -> std::ops::Range<f64> {
     } else {
         hi.abs().max(1.0) * 0.1
     };
-    let bottom = if lo >= 0.0 { (lo - pad).max(0.0) } else { lo - pad };
+    let bottom = if lo >= 0.0 {
+        (lo - pad).max(0.0)
+    } else {
+        lo - pad
+    };
     bottom..hi + pad
 }
 
@@ -1031,15 +1034,21 @@ impl Plot<'_> {
         for layer in &self.layers {
             match layer {
                 Layer::Band { .. } => {
-                    area.draw(&Rectangle::new([(6, y - 5), (30, y + 5)], BAND.mix(0.22).filled()))
-                        .map_err(pe)?;
+                    area.draw(&Rectangle::new(
+                        [(6, y - 5), (30, y + 5)],
+                        BAND.mix(0.22).filled(),
+                    ))
+                    .map_err(pe)?;
                     area.draw(&Text::new("band", (38, y - 7), (FONT, look.label)))
                         .map_err(pe)?;
                 }
                 Layer::Target(_) => {
                     for x in [6, 16, 26] {
-                        area.draw(&PathElement::new(vec![(x, y), (x + 6, y)], BLACK.stroke_width(1)))
-                            .map_err(pe)?;
+                        area.draw(&PathElement::new(
+                            vec![(x, y), (x + 6, y)],
+                            BLACK.stroke_width(1),
+                        ))
+                        .map_err(pe)?;
                     }
                     area.draw(&Text::new("target", (38, y - 7), (FONT, look.label)))
                         .map_err(pe)?;
@@ -1100,7 +1109,9 @@ fn value_plot<'a>(d: &PlotData, p: usize, look: Look, caption: &'a str) -> Plot<
             cell(&s.target, i, p)
         })));
     }
-    layers.extend(strategy_lines(d, look, 2, |r, i| cell(&r.series.value, i, p)));
+    layers.extend(strategy_lines(d, look, 2, |r, i| {
+        cell(&r.series.value, i, p)
+    }));
     Plot {
         caption,
         y_desc: "value (base units)",
