@@ -6,6 +6,7 @@ pub mod backtest_cmd;
 pub mod config_cmd;
 pub mod order_cmd;
 pub mod plan_cmd;
+pub mod record_cmd;
 pub mod synth_cmd;
 pub mod venues_cmd;
 
@@ -56,6 +57,8 @@ pub enum Command {
     AuctionBench(auction_bench_cmd::AuctionBenchArgs),
     /// Replay a recording against the configuration and the baselines (none, threshold, p-only).
     Backtest(Box<backtest_cmd::BacktestArgs>),
+    /// Poll the configured venues and chains and append their balances to a recording.
+    Record(record_cmd::RecordArgs),
 }
 
 /// Errors of the command line, each with its exit code.
@@ -136,5 +139,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Order(args) => order_cmd::run(*args),
         Command::AuctionBench(args) => auction_bench_cmd::run(args),
         Command::Backtest(args) => backtest_cmd::run(*args),
+        Command::Record(args) => record_cmd::run(args),
     }
 }
