@@ -116,7 +116,13 @@ pub fn run(a: BacktestArgs) -> Result<ExitCode, CliError> {
     let cfg = Config::load(&a.config)?;
     let strategies = parse_strategies(&a.strategies)?;
     let opts = options(a.fill_model, a.seed, &a.deposit_delay, &a.withdraw_delay)?;
-    let rec = read_recording(&a.recording, a.skip_bad_rows, a.quiet)?;
+    // Quiet inside: the count of skipped rows is printed once the progress bar is gone.
+    let rec = with_progress(a.quiet, 0, "reading the recording", |_| {
+        read_recording(&a.recording, a.skip_bad_rows, true)
+    })?;
+    if rec.skipped_rows > 0 && !a.quiet {
+        eprintln!("skipped {} bad rows of the recording", rec.skipped_rows);
+    }
     let started = std::time::Instant::now();
     let results: Vec<RunResult> =
         with_progress(a.quiet, strategies.len() as u64, "replaying", |bar| {
@@ -125,7 +131,7 @@ pub fn run(a: BacktestArgs) -> Result<ExitCode, CliError> {
                 .par_iter()
                 .map(|s| {
                     let r = replay::run(&cfg, &rec, *s, &opts);
-                    bar.set_message(s.name());
+                    bar.set_message(format!("{} done", s.name()));
                     bar.inc(1);
                     r
                 })
