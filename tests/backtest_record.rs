@@ -1,6 +1,7 @@
 //! `ballast record`: the files it appends are what `backtest::recording` reads, a restart (after a kill, with
 //! a torn last line) resumes without duplicate rows, Ctrl-C stops it cleanly, and `ballast backtest` replays
-//! the result. End to end against the local Hyperliquid server (as `ballast venues serve` runs it) and a hardhat node.
+//! the result. End to end against the local Hyperliquid and Binance servers (as `ballast venues serve` runs them) and a hardhat
+//! node.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -189,8 +190,12 @@ fn ballast() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ballast"))
 }
 
-/// The local Hyperliquid server (what `ballast venues serve` runs) with one account, on `rt`.
-fn serve_hyperliquid(rt: &tokio::runtime::Runtime, account: &str) -> (Running, String) {
+const BN_KEY: &str = "localKey00000000000000000000000000000000000000000000000000000007";
+const BN_SECRET: &str = "recordtestsecret";
+
+/// The local Hyperliquid and Binance servers (what `ballast venues serve` runs), one account each, on
+/// `rt`. Returns them and their URLs.
+fn serve_venues(rt: &tokio::runtime::Runtime, hl_account: &str) -> (Running, String, String) {
     let src = format!(
         r#"
 [hyperliquid]
@@ -202,19 +207,34 @@ preset = "hyperliquid-usdt0-usdc"
 
 [[hyperliquid.account]]
 name = "me"
-address = "{account}"
+address = "{hl_account}"
 balances = {{ USDC = "1000", USDT0 = "500" }}
+
+[binance]
+listen = "127.0.0.1:0"
+
+[[binance.market]]
+preset = "binance-usdcusdt"
+
+[[binance.account]]
+name = "relayer"
+api_key = "{BN_KEY}"
+secret_key = "{BN_SECRET}"
+balances = {{ USDC = "3000", USDT = "4000" }}
 "#
     );
     let cfg = LocalVenues::parse("venues.toml", &src).unwrap_or_else(|e| panic!("{e}"));
     let running = rt.block_on(serve::start(&cfg)).unwrap();
-    let url = format!("http://{}", running.hyperliquid.as_ref().unwrap().addr());
-    (running, url)
+    let hl = format!("http://{}", running.hyperliquid.as_ref().unwrap().addr());
+    let bn = format!("http://{}", running.binance.as_ref().unwrap().addr());
+    (running, hl, bn)
 }
 
 fn record(cfg: &Path, out: &Path, extra: &[&str]) -> Command {
     let mut c = ballast();
-    c.arg("record")
+    c.env("BN_KEY", BN_KEY)
+        .env("BN_SECRET", BN_SECRET)
+        .arg("record")
         .arg("--config")
         .arg(cfg)
         .arg("--out")
@@ -251,7 +271,7 @@ fn wait_for_snapshots(path: &Path, n: usize, child: &mut Proc) {
 }
 
 #[test]
-fn record_polls_a_venue_server_and_a_node_resumes_after_a_kill_and_feeds_backtest() {
+fn record_polls_venue_servers_and_a_node_resumes_after_a_kill_and_feeds_backtest() {
     let Some(node) = devnet::start_or_skip(31_447) else {
         return;
     };
@@ -285,7 +305,7 @@ fn record_polls_a_venue_server_and_a_node_resumes_after_a_kill_and_feeds_backtes
 
     let dir = tempfile::tempdir().unwrap();
     let hl_account = format!("{:#x}", PrivateKeySigner::random().address());
-    let (_server, url) = serve_hyperliquid(&rt, &hl_account);
+    let (_servers, url, bn_url) = serve_venues(&rt, &hl_account);
     let cfg = dir.path().join("ballast.toml");
     std::fs::write(
         &cfg,
@@ -299,6 +319,14 @@ kind = "hyperliquid"
 network = "mainnet"
 url = "{url}"
 account = "{hl_account}"
+
+[[venue]]
+name = "bn"
+kind = "binance"
+url = "{bn_url}"
+api_key_env = "BN_KEY"
+secret_key_env = "BN_SECRET"
+markets = ["USDCUSDT"]
 
 [[position]]
 chain = "dev"
@@ -317,6 +345,14 @@ to = {{ chain = "dev", asset = "USDT" }}
 cost_bps = 3
 fixed_cost = "1"
 market = "USDT0/USDC"
+
+[[route]]
+venue = "bn"
+from = {{ chain = "dev", asset = "USDT" }}
+to = {{ chain = "dev", asset = "USDC" }}
+cost_bps = 2
+fixed_cost = "1"
+market = "USDCUSDT"
 
 [[chain]]
 name = "dev"
@@ -352,7 +388,7 @@ address = "{us}"
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{stderr}");
     assert!(
-        stderr.contains("recording 1 venues and 1 chains"),
+        stderr.contains("recording 2 venues and 1 chains"),
         "{stderr}"
     );
     let r = rows(&bal);
@@ -366,11 +402,24 @@ address = "{us}"
         assert_eq!(get("dev", "ETH"), dec("1"));
         assert_eq!(get("hl", "USDC"), dec("1000"));
         assert_eq!(get("hl", "USDT0"), dec("500"));
+        assert_eq!(get("bn", "USDC"), dec("3000"));
+        assert_eq!(get("bn", "USDT"), dec("4000"));
     }
+    // Both routes' markets: their mids as prices of the base assets, their best levels as market data.
     let prices = std::fs::read_to_string(out.join("prices.csv")).unwrap();
-    assert_eq!(prices.lines().count(), 3, "{prices}");
-    let mid = dec(prices.lines().last().unwrap().split(',').nth(2).unwrap());
-    assert!(mid > dec("0.98") && mid < dec("1.02"), "{prices}");
+    assert_eq!(prices.lines().count(), 1 + 2 * 2, "{prices}");
+    for l in prices.lines().skip(1) {
+        let f: Vec<&str> = l.split(',').collect();
+        assert!(f[1] == "USDT0" || f[1] == "USDC", "{l}");
+        let mid = dec(f[2]);
+        assert!(mid > dec("0.98") && mid < dec("1.02"), "{prices}");
+    }
+    let market = std::fs::read_to_string(out.join("market.csv")).unwrap();
+    assert!(market.starts_with("ts,venue,market,bid,ask,bid_size,ask_size\n"));
+    assert!(
+        market.contains(",bn,USDCUSDT,") && market.contains(",hl,USDT0/USDC,"),
+        "{market}"
+    );
 
     // 2. A run killed (SIGKILL) after some snapshots; the node's balance changes in between.
     rt.block_on(node.mint(&deployer, usdc, us, units(500)))
@@ -497,4 +546,61 @@ fn a_long_recording_resumes_from_its_tail() {
     let rec = Recording::read_dir(dir.path(), Default::default()).unwrap();
     assert_eq!(rec.len(), 20_001);
     assert_eq!(rec.row(20_000)[0], dec("7"));
+}
+
+/// A source that does not answer is left out of the snapshot and reported; the others are written.
+#[test]
+fn a_failing_source_leaves_a_gap_and_an_error() {
+    use ballast::backtest::record::{Sources, VenueSource};
+    use ballast::venue::hyperliquid::{ClientOptions, HyperliquidClient, Network};
+    use std::sync::Arc;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let account = PrivateKeySigner::random().address();
+    let (_servers, url, _) = serve_venues(&rt, &format!("{account:#x}"));
+    let client = |name: &str, url: &str| {
+        let opts = ClientOptions {
+            account: Some(account),
+            ..ClientOptions::new(Network::Mainnet).at(url)
+        };
+        Arc::new(HyperliquidClient::new(name, opts, None).unwrap())
+    };
+    // Nothing listens on port 9 of the loopback.
+    let sources = Sources {
+        venues: vec![
+            VenueSource {
+                venue: client("hl", &url),
+                markets: vec![("USDT0/USDC".into(), "USDT0".into(), "USDC".into())],
+            },
+            VenueSource {
+                venue: client("down", "http://127.0.0.1:9"),
+                markets: vec![],
+            },
+        ],
+        ..Default::default()
+    };
+    let snap = rt.block_on(sources.poll(1_767_225_600_000, Duration::from_secs(5)));
+    let keys: Vec<(&str, &str)> = snap
+        .balances
+        .iter()
+        .map(|b| (b.chain.as_str(), b.asset.as_str()))
+        .collect();
+    assert_eq!(keys, [("hl", "USDC"), ("hl", "USDT0")], "{snap:?}");
+    assert_eq!(snap.quotes.len(), 1);
+    assert!(snap.quotes[0].mid().is_some());
+    assert_eq!(snap.errors.len(), 1, "{:?}", snap.errors);
+    assert!(
+        snap.errors[0].starts_with("venue down: balances:"),
+        "{:?}",
+        snap.errors
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = RecordDir::open(dir.path()).unwrap();
+    assert_eq!(d.write(&snap).unwrap(), 2);
+    let r = rows(&dir.path().join("balances.csv"));
+    assert_eq!(r.len(), 2);
 }
