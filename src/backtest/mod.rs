@@ -3,8 +3,9 @@
 
 pub mod execution;
 pub mod metrics;
+pub mod record;
 pub mod recording;
 pub mod replay;
-pub mod summary;
+pub mod report;
 pub mod synth;
 pub mod tune;

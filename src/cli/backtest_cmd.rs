@@ -1,6 +1,7 @@
 //! `ballast backtest`: replay a recording through the same portfolio computer, planner, auction and
 //! simulated venues as the live job, side by side with the baselines.
 
+use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use clap::Args;
 use super::CliError;
 use crate::backtest::recording::{ReadOptions, Recording};
 use crate::backtest::replay::{self, FillModel, ReplayOptions, RunResult, Strategy};
+use crate::backtest::report;
 use crate::config::Config;
 use crate::model::parse_duration;
 
@@ -114,44 +116,28 @@ pub fn run(a: BacktestArgs) -> Result<ExitCode, CliError> {
     let cfg = Config::load(&a.config)?;
     let strategies = parse_strategies(&a.strategies)?;
     let opts = options(a.fill_model, a.seed, &a.deposit_delay, &a.withdraw_delay)?;
-    let rec = read_recording(&a.recording, a.skip_bad_rows, a.quiet)?;
-    let bar = (!a.quiet).then(|| {
-        let pb = indicatif::ProgressBar::new(strategies.len() as u64);
-        pb.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} replaying {pos}/{len} strategies [{elapsed}] {msg}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
-        // Shown only when the run takes more than a second.
-        pb.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        pb
-    });
-    let started = std::time::Instant::now();
-    let results: Vec<RunResult> = {
-        use rayon::prelude::*;
-        let shown = std::sync::atomic::AtomicBool::new(false);
-        strategies
-            .par_iter()
-            .map(|s| {
-                let r = replay::run(&cfg, &rec, *s, &opts);
-                if let Some(pb) = &bar {
-                    if !shown.swap(true, std::sync::atomic::Ordering::Relaxed)
-                        && started.elapsed() > Duration::from_secs(1)
-                    {
-                        pb.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-                    }
-                    pb.set_message(s.name());
-                    pb.inc(1);
-                }
-                r
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| CliError::Failed(format!("backtest: {e}")))?
-    };
-    if let Some(pb) = bar {
-        pb.finish_and_clear();
+    // Quiet inside: the count of skipped rows is printed once the progress bar is gone.
+    let rec = with_progress(a.quiet, 0, "reading the recording", |_| {
+        read_recording(&a.recording, a.skip_bad_rows, true)
+    })?;
+    if rec.skipped_rows > 0 && !a.quiet {
+        eprintln!("skipped {} bad rows of the recording", rec.skipped_rows);
     }
+    let started = std::time::Instant::now();
+    let results: Vec<RunResult> =
+        with_progress(a.quiet, strategies.len() as u64, "replaying", |bar| {
+            use rayon::prelude::*;
+            strategies
+                .par_iter()
+                .map(|s| {
+                    let r = replay::run(&cfg, &rec, *s, &opts);
+                    bar.set_message(format!("{} done", s.name()));
+                    bar.inc(1);
+                    r
+                })
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .map_err(|e| CliError::Failed(format!("backtest: {e}")))?;
     if !a.quiet {
         println!(
             "{} snapshots, {} positions, {} to {}, fill model {:?}, seed {}, {:.1} s\n",
@@ -167,21 +153,65 @@ pub fn run(a: BacktestArgs) -> Result<ExitCode, CliError> {
             a.seed,
             started.elapsed().as_secs_f64()
         );
-        print!("{}", crate::backtest::summary::table(&results));
+        print!("{}", report::side_by_side(&results));
     }
     if let Some(dir) = &a.out {
-        let files = crate::backtest::summary::write_outputs(dir, &cfg, &rec, &opts, &results)
-            .map_err(|e| CliError::Failed(format!("writing {}: {e}", dir.display())))?;
+        let report = report::BacktestReport {
+            config: &cfg,
+            recording: &rec,
+            options: &opts,
+            results: &results,
+        };
+        let files = with_progress(a.quiet, 0, "writing the report", |_| {
+            report::write_dir(dir, &report)
+        })
+        .map_err(|e| CliError::Failed(format!("writing the report: {e}")))?;
         if !a.quiet {
-            println!(
-                "\nwrote {}",
-                files
-                    .iter()
-                    .map(|f| f.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            println!("\nwrote {} files into {}", files.len(), dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Run `work` with a progress bar on stderr that appears only when the work takes more than a second, stderr
+/// is a terminal and `quiet` is off; cleared when the work ends. `len` counts steps (0: a spinner only).
+pub fn with_progress<T>(
+    quiet: bool,
+    len: u64,
+    what: &str,
+    work: impl FnOnce(&indicatif::ProgressBar) -> T,
+) -> T {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        (len > 0).then_some(len),
+        indicatif::ProgressDrawTarget::hidden(),
+    );
+    let template = if len > 0 {
+        format!("{{spinner}} {what} {{pos}}/{{len}} [{{elapsed}}] {{msg}}")
+    } else {
+        format!("{{spinner}} {what} [{{elapsed}}]")
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(&template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    let show = !quiet && std::io::stderr().is_terminal();
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let out = std::thread::scope(|scope| {
+        if show {
+            let bar = bar.clone();
+            scope.spawn(move || {
+                if wait.recv_timeout(Duration::from_secs(1))
+                    == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                {
+                    bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                }
+            });
+        }
+        let out = work(&bar);
+        drop(done);
+        out
+    });
+    bar.finish_and_clear();
+    out
 }

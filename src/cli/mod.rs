@@ -6,6 +6,7 @@ pub mod backtest_cmd;
 pub mod config_cmd;
 pub mod order_cmd;
 pub mod plan_cmd;
+pub mod record_cmd;
 pub mod synth_cmd;
 pub mod tune_cmd;
 pub mod venues_cmd;
@@ -59,6 +60,8 @@ pub enum Command {
     Backtest(Box<backtest_cmd::BacktestArgs>),
     /// Search gains, deadband and clamp on a recording (train/test split) and write the winner.
     Tune(Box<tune_cmd::TuneArgs>),
+    /// Poll the configured venues and chains and append their balances to a recording.
+    Record(record_cmd::RecordArgs),
 }
 
 /// Errors of the command line, each with its exit code.
@@ -140,5 +143,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::AuctionBench(args) => auction_bench_cmd::run(args),
         Command::Backtest(args) => backtest_cmd::run(*args),
         Command::Tune(args) => tune_cmd::run(*args),
+        Command::Record(args) => record_cmd::run(args),
     }
 }
