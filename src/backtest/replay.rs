@@ -101,7 +101,7 @@ impl Default for ReplayOptions {
             seed: 1,
             deposit_delay_ms: 5 * 60_000,
             withdraw_delay_ms: 5 * 60_000,
-            poll_ms: 500,
+            poll_ms: 2_000,
             latency_ms: 50,
             series_every_ms: 15 * 60_000,
             schedule: Schedule::default(),
@@ -393,6 +393,74 @@ fn swap_side(rules: &MarketRules, from: &str, to: &str) -> Option<Side> {
     }
 }
 
+/// A recording converted once for the replays of one configuration: balances (in the configuration's
+/// position order) and prices as f64 per snapshot, shared by every strategy and tuning candidate.
+pub struct Prepared<'a> {
+    pub rec: &'a Recording,
+    n: usize,
+    /// `bal[t * n + p]`.
+    bal: Vec<f64>,
+    /// `price[t * n + p]`; empty when the recording has no prices for any position (all at 1).
+    price: Vec<f64>,
+}
+
+impl<'a> Prepared<'a> {
+    pub fn new(cfg: &Config, rec: &'a Recording) -> Result<Prepared<'a>, BacktestError> {
+        if rec.len() < 2 {
+            return Err(BacktestError::TooShort);
+        }
+        let n = cfg.positions.len();
+        let cols: Vec<usize> = cfg
+            .positions
+            .iter()
+            .map(|p| {
+                rec.position_index(&p.key)
+                    .ok_or_else(|| BacktestError::MissingPosition(p.key.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        let mut bal = Vec::with_capacity(rec.len() * n);
+        for t in 0..rec.len() {
+            let row = rec.row(t);
+            bal.extend(cols.iter().map(|c| to_f64(row[*c])));
+        }
+        let series: Vec<Option<&super::recording::Series>> = cfg
+            .positions
+            .iter()
+            .map(|p| rec.prices.get(&p.key.asset))
+            .collect();
+        let mut price = Vec::new();
+        if series.iter().any(Option::is_some) {
+            price.reserve(rec.len() * n);
+            // One cursor per series: the point in force at each snapshot (the first before it starts).
+            let mut cursor = vec![0usize; n];
+            for &now in &rec.times {
+                for (p, s) in series.iter().enumerate() {
+                    price.push(match s {
+                        None => 1.0,
+                        Some(s) if s.values.is_empty() => 1.0,
+                        Some(s) => {
+                            let c = &mut cursor[p];
+                            while *c + 1 < s.times.len() && s.times[*c + 1] <= now {
+                                *c += 1;
+                            }
+                            to_f64(s.values[*c])
+                        }
+                    });
+                }
+            }
+        }
+        Ok(Prepared { rec, n, bal, price })
+    }
+
+    fn bal(&self, t: usize) -> &[f64] {
+        &self.bal[t * self.n..(t + 1) * self.n]
+    }
+
+    fn prices(&self, t: usize) -> Option<&[f64]> {
+        (!self.price.is_empty()).then(|| &self.price[t * self.n..(t + 1) * self.n])
+    }
+}
+
 /// Replay one strategy.
 pub fn run(
     cfg: &Config,
@@ -400,18 +468,19 @@ pub fn run(
     strategy: Strategy,
     opts: &ReplayOptions,
 ) -> Result<RunResult, BacktestError> {
-    if rec.len() < 2 {
-        return Err(BacktestError::TooShort);
-    }
+    run_prepared(cfg, &Prepared::new(cfg, rec)?, strategy, opts)
+}
+
+/// Replay one strategy on a prepared recording (`prep` must be prepared for `cfg`'s positions).
+pub fn run_prepared(
+    cfg: &Config,
+    prep: &Prepared,
+    strategy: Strategy,
+    opts: &ReplayOptions,
+) -> Result<RunResult, BacktestError> {
+    let rec = prep.rec;
     let n = cfg.positions.len();
-    let cols: Vec<usize> = cfg
-        .positions
-        .iter()
-        .map(|p| {
-            rec.position_index(&p.key)
-                .ok_or_else(|| BacktestError::MissingPosition(p.key.to_string()))
-        })
-        .collect::<Result<_, _>>()?;
+    assert_eq!(n, prep.n, "prepared for another configuration");
     let scfg = strategy_config(cfg, strategy);
     let mut engine = Engine::from_config(&scfg);
     let start = rec.times[0];
@@ -457,9 +526,8 @@ pub fn run(
     };
 
     // Exogenous flows in f64, precomputed once; balances in f64 during the replay.
-    let mut bal: Vec<f64> = cols.iter().map(|c| to_f64(rec.row(0)[*c])).collect();
-    let assets: Vec<&str> = cfg.positions.iter().map(|p| p.key.asset.as_str()).collect();
-    let mut prices: Vec<f64> = assets.iter().map(|a| to_f64(rec.price(a, start))).collect();
+    let mut bal: Vec<f64> = prep.bal(0).to_vec();
+    let mut prices: Vec<f64> = prep.prices(0).map_or_else(|| vec![1.0; n], <[f64]>::to_vec);
     let decimals: Vec<u32> = cfg.positions.iter().map(|p| p.decimals).collect();
     let mut legs: Vec<Leg> = Vec::new();
     let mut tracker = Tracker::new(n, start);
@@ -495,15 +563,13 @@ pub fn run(
         .collect();
     let mut resolved = targets::Resolved::default();
     let mut values = vec![0.0; n];
-    let price_assets: Vec<bool> = assets.iter().map(|a| rec.prices.contains_key(*a)).collect();
-    let any_prices = price_assets.iter().any(|x| *x);
 
     for t_i in 0..rec.len() {
         let now = rec.times[t_i];
         if t_i > 0 {
-            let (prev, cur) = (rec.row(t_i - 1), rec.row(t_i));
-            for (p, c) in cols.iter().enumerate() {
-                let flow = to_f64(cur[*c]) - to_f64(prev[*c]);
+            let (prev, cur) = (prep.bal(t_i - 1), prep.bal(t_i));
+            for p in 0..n {
+                let flow = cur[p] - prev[p];
                 if flow < 0.0 {
                     let served = (-flow).min(bal[p].max(0.0));
                     tracker.outflow(p, -flow, served);
@@ -512,12 +578,8 @@ pub fn run(
                     bal[p] += flow;
                 }
             }
-            if any_prices {
-                for (p, a) in assets.iter().enumerate() {
-                    if price_assets[p] {
-                        prices[p] = to_f64(rec.price(a, now));
-                    }
-                }
+            if let Some(px) = prep.prices(t_i) {
+                prices.copy_from_slice(px);
             }
         }
         // Legs move on.
@@ -781,8 +843,9 @@ pub fn run_many(
     opts: &ReplayOptions,
 ) -> Result<Vec<RunResult>, BacktestError> {
     use rayon::prelude::*;
+    let prep = Prepared::new(cfg, rec)?;
     strategies
         .par_iter()
-        .map(|s| run(cfg, rec, *s, opts))
+        .map(|s| run_prepared(cfg, &prep, *s, opts))
         .collect()
 }

@@ -197,15 +197,19 @@ pub fn tune(
     if train.len() < 2 {
         return Err(BacktestError::TooShort);
     }
-    // The recording must fit the configuration before anything runs in parallel.
-    replay::run(cfg, &train, Strategy::None, opts)?;
+    // Converted once for every candidate (and checked against the configuration before anything runs).
+    let train_p = replay::Prepared::new(cfg, &train)?;
+    let test_p = match &test {
+        Some(t) => Some(replay::Prepared::new(cfg, t)?),
+        None => None,
+    };
 
     let budget = t.budget.max(1);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let eval = |ps: &[Params]| -> Result<Vec<Candidate>, BacktestError> {
         ps.par_iter()
             .map(|p| {
-                let r = replay::run(&p.apply(cfg), &train, Strategy::Ballast, opts)?;
+                let r = replay::run_prepared(&p.apply(cfg), &train_p, Strategy::Ballast, opts)?;
                 let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
                 progress(n, budget);
                 Ok(Candidate {
@@ -291,9 +295,9 @@ pub fn tune(
     let baselines = [Strategy::Threshold, Strategy::POnly, Strategy::None]
         .par_iter()
         .map(|s| {
-            let tr = replay::run(cfg, &train, *s, opts)?;
-            let te = match &test {
-                Some(test) => Some(Score::of(&replay::run(cfg, test, *s, opts)?, t)),
+            let tr = replay::run_prepared(cfg, &train_p, *s, opts)?;
+            let te = match &test_p {
+                Some(test) => Some(Score::of(&replay::run_prepared(cfg, test, *s, opts)?, t)),
                 None => None,
             };
             Ok(BaselineScore {
