@@ -90,7 +90,14 @@ pub fn to_f64(d: Decimal) -> f64 {
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
     ];
-    d.mantissa() as f64 / POW10[d.scale() as usize]
+    let m = d.mantissa();
+    // Most mantissas fit in 64 bits, whose conversion is one instruction (i128's is a library call).
+    let mf = if let Ok(m64) = i64::try_from(m) {
+        m64 as f64
+    } else {
+        m as f64
+    };
+    mf / POW10[d.scale() as usize]
 }
 
 /// f64 back to Decimal at the edge. Non-finite input gives `None`; the value is rounded to 12 decimal places,

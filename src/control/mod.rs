@@ -265,6 +265,8 @@ pub struct PortfolioComputer {
     mins: Vec<f64>,
     targets: Vec<Target>,
     resolved: targets::Resolved,
+    /// `kp_eff(dt)` of the current step (the same for every loop).
+    kp_eff: f64,
 }
 
 impl PortfolioComputer {
@@ -278,6 +280,7 @@ impl PortfolioComputer {
             states: vec![PidState::default(); n],
             last_ts: None,
             last_value: 0.0,
+            kp_eff: 0.0,
             values: vec![0.0; n],
             prices: vec![0.0; n],
             units: vec![0.0; n],
@@ -389,6 +392,7 @@ impl PortfolioComputer {
             Some(last) => ((now - last) as f64).min(self.params.max_dt_ms),
         };
         let dt = dt_ms / self.params.gain_period_ms;
+        self.kp_eff = self.params.gains.kp_eff(dt);
 
         let mut portfolio_value = 0.0;
         for k in 0..n {
@@ -584,6 +588,7 @@ impl PortfolioComputer {
                 dt,
                 freeze: false,
                 limit,
+                kp_eff: Some(self.kp_eff),
             },
         );
         let command = terms.output * v;

@@ -99,6 +99,8 @@ pub struct PidInput {
     pub freeze: bool,
     /// Output limit (normalised); `f64::INFINITY` for none.
     pub limit: f64,
+    /// `g.kp_eff(dt)` when the caller has it (one per cycle for every loop); `None` computes it.
+    pub kp_eff: Option<f64>,
 }
 
 /// The terms of one step.
@@ -126,8 +128,9 @@ pub fn step(g: &Gains, s: &mut PidState, input: PidInput) -> PidTerms {
         dt,
         freeze,
         limit,
+        kp_eff,
     } = input;
-    let p = g.kp_eff(dt) * e;
+    let p = kp_eff.unwrap_or_else(|| g.kp_eff(dt)) * e;
 
     // Derivative on the measurement, filtered.
     let d = match s.last_measurement {
@@ -279,6 +282,7 @@ mod tests {
             dt: 1.0,
             freeze: false,
             limit: f64::INFINITY,
+            kp_eff: None,
         }
     }
 

@@ -536,7 +536,12 @@ impl Planner {
             return None;
         }
         let value = amount * price_d;
-        let est_cost = (value * r.cost_rate_d + r.fixed_cost).round_dp(8);
+        let est_cost = value * r.cost_rate_d + r.fixed_cost;
+        let est_cost = if est_cost.scale() > 8 {
+            est_cost.round_dp(8)
+        } else {
+            est_cost
+        };
         let receive_value = value - est_cost;
         let (sent, recv) = (to_f64(value), to_f64(receive_value));
         if recv <= 0.0 || sent < self.params.min_order_value {
