@@ -9,6 +9,7 @@ pub mod binance;
 pub mod chains;
 pub mod hyperliquid;
 pub mod reader;
+pub mod service;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -52,6 +53,8 @@ pub struct Config {
     pub routes: Vec<RouteCfg>,
     pub venues: Vec<VenueCfg>,
     pub chains: Vec<chains::ChainCfg>,
+    /// `mode`, `[service]` and `[paper]`: how the service runs.
+    pub service: service::ServiceCfg,
 }
 
 impl Config {
@@ -348,6 +351,7 @@ fn read_root(
     let routes = read_routes(&mut root, d, &positions, &venues);
     let chains = chains::read(&mut root, d);
     chains::check_positions(&chains, &positions, d);
+    let service = service::read(&mut root, d, path, &venues, &chains);
     root.finish(d);
 
     Some(Config {
@@ -360,6 +364,7 @@ fn read_root(
         routes,
         venues,
         chains,
+        service,
     })
 }
 
