@@ -10,7 +10,8 @@
 //! - shortfall events: a position below its low band, or empty, when an outflow came (and the value of
 //!   outflows that could not be served at all);
 //! - turnover (value moved / mean portfolio value), fees, implementation shortfall, orders and replaces;
-//! - side flips (a position that received starts sending, or the reverse);
+//! - side flips: the controller commanding a position the opposite way of its previous commanded move within
+//!   24 hours (churn; being the counterparty of another position's move does not count);
 //! - per disturbance: overshoot (the largest error on the other side of target before the next disturbance,
 //!   as a share of target) and settling time (hours until back inside the band).
 
@@ -23,6 +24,8 @@ pub struct Tracker {
     total: TotalAcc,
     start: i64,
     last: Option<i64>,
+    /// A reversal of commanded direction within this window is a side flip.
+    pub flip_window_ms: i64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -39,6 +42,7 @@ struct PosAcc {
     received: f64,
     fees: f64,
     last_dir: i8,
+    last_dir_at: i64,
     flips: u32,
     // Disturbance tracking.
     in_episode: bool,
@@ -127,6 +131,7 @@ impl Tracker {
             total: TotalAcc::default(),
             start,
             last: None,
+            flip_window_ms: 24 * 3_600_000,
         }
     }
 
@@ -202,17 +207,33 @@ impl Tracker {
         a.unserved += (requested - served).max(0.0);
     }
 
-    /// A move sent `value` from `from` to `to` (received `value - fee`).
-    pub fn moved(&mut self, from: usize, to: usize, value: f64, fee: f64) {
+    /// A move sent `value` from `from` to `to` (received `value - fee`) at time `t`. `commanded` says, for
+    /// each end, whether the controller commanded the move for that position (rather than using it as the
+    /// counterparty of a move commanded at the other end, which only brings it toward its target). A side
+    /// flip is a commanded move in the opposite direction of the position's previous commanded move within
+    /// the flip window: the controller pushing a position one way and then pulling it back.
+    pub fn moved(
+        &mut self,
+        t: i64,
+        from: usize,
+        to: usize,
+        value: f64,
+        fee: f64,
+        commanded: (bool, bool),
+    ) {
         self.total.turnover_value += value;
         self.total.fees += fee;
         self.total.orders += 1;
-        for (p, dir) in [(from, -1i8), (to, 1i8)] {
+        for (p, dir, active) in [(from, -1i8, commanded.0), (to, 1i8, commanded.1)] {
             let a = &mut self.pos[p];
-            if a.last_dir != 0 && a.last_dir != dir {
-                a.flips += 1;
+            if active {
+                if a.last_dir != 0 && a.last_dir != dir && t - a.last_dir_at <= self.flip_window_ms
+                {
+                    a.flips += 1;
+                }
+                a.last_dir = dir;
+                a.last_dir_at = t;
             }
-            a.last_dir = dir;
             if dir < 0 {
                 a.sent += value;
             } else {
@@ -365,8 +386,11 @@ mod tests {
         for (k, v) in [100.0, 80.0, 105.0, 115.0, 100.0].iter().enumerate() {
             t.sample(k as i64 * H, &[s(*v), s(100.0)], 200.0);
         }
-        t.moved(1, 0, 30.0, 0.1);
-        t.moved(0, 1, 10.0, 0.1);
+        t.moved(0, 1, 0, 30.0, 0.1, (true, true));
+        t.moved(H, 0, 1, 10.0, 0.1, (true, true));
+        // A counterparty use does not flip, nor does a reversal a day later.
+        t.moved(2 * H, 1, 0, 10.0, 0.1, (false, false));
+        t.moved(30 * H, 1, 0, 10.0, 0.1, (true, true));
         let (p, tot) = t.finish(&["a".into(), "b".into()]);
         // Two disturbances: below (80), which overshot to +5 % on the way back, and above (115), which
         // settled without crossing.
@@ -375,8 +399,8 @@ mod tests {
         assert!((p[0].mean_overshoot - 0.025).abs() < 1e-12);
         assert_eq!(p[0].side_flips, 1);
         assert_eq!(p[1].side_flips, 1);
-        assert_eq!(tot.orders, 2);
-        assert!((tot.fees - 0.2).abs() < 1e-12);
+        assert_eq!(tot.orders, 4);
+        assert!((tot.fees - 0.4).abs() < 1e-12);
     }
 
     #[test]

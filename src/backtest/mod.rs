@@ -5,4 +5,5 @@ pub mod execution;
 pub mod metrics;
 pub mod recording;
 pub mod replay;
+pub mod summary;
 pub mod synth;

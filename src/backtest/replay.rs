@@ -183,6 +183,8 @@ struct Leg {
     amount: f64,
     sent_value: f64,
     expected: f64,
+    /// Whether the controller commanded the move at each end (false: a held counterparty).
+    commanded: (bool, bool),
     state: LegState,
 }
 
@@ -593,10 +595,12 @@ pub fn run(
                     let cost = (l.sent_value - received_value).max(0.0);
                     cum_cost += cost;
                     tracker.moved(
+                        now,
                         l.from,
                         l.to,
                         l.sent_value - remainder * prices[l.from],
                         cost,
+                        l.commanded,
                     );
                 }
                 _ => i += 1,
@@ -654,6 +658,7 @@ pub fn run(
                             amount,
                             sent_value: amount * prices[o.from],
                             expected: to_f64(o.receive_value) / prices[o.to].max(1e-12),
+                            commanded: (!o.from_held, !o.to_held),
                             state: LegState::ToVenue {
                                 at: now + opts.deposit_delay_ms,
                             },

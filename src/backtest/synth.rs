@@ -144,7 +144,10 @@ fn relayer(spec: &SynthSpec) -> Generated {
     let peak_hour: Vec<f64> = (0..chains)
         .map(|c| (c as f64 * 24.0 / chains as f64 + rng.random_range(0.0..3.0)) % 24.0)
         .collect();
-    let mut bal = targets.clone();
+    // The relayer holds its targets plus the float of its fills awaiting repayment (about 1.5 h of volume),
+    // so that on average its chains sit at their targets.
+    let float_share = 1.5 * 1.5 / 24.0;
+    let mut bal: Vec<f64> = targets.iter().map(|t| t * (1.0 + float_share)).collect();
     let steps = (spec.days as usize * 24 * 60) / spec.step_minutes.max(1) as usize;
     let dt_min = spec.step_minutes.max(1) as f64;
     let size = LogNormal::new((3_000f64).ln(), 1.0).expect("lognormal");

@@ -2,6 +2,7 @@
 //! returns a typed [`CliError`]; [`main`] maps it to a message on stderr and an exit code.
 
 pub mod auction_bench_cmd;
+pub mod backtest_cmd;
 pub mod config_cmd;
 pub mod once_cmd;
 pub mod order_cmd;
@@ -69,6 +70,8 @@ pub enum Command {
     Halt(status_cmd::HaltArgs),
     /// Resume the running daemon (or put it in reduce-only).
     Resume(status_cmd::ResumeArgs),
+    /// Replay a recording against the configuration and the baselines (none, threshold, p-only).
+    Backtest(Box<backtest_cmd::BacktestArgs>),
 }
 
 /// Errors of the command line, each with its exit code.
@@ -164,5 +167,6 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Status(args) => status_cmd::status(args),
         Command::Halt(args) => status_cmd::halt(args),
         Command::Resume(args) => status_cmd::resume(args),
+        Command::Backtest(args) => backtest_cmd::run(*args),
     }
 }

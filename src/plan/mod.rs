@@ -105,6 +105,10 @@ pub struct PlannedOrder {
     pub est_cost: Decimal,
     /// Value expected at the destination: value - est_cost.
     pub receive_value: Decimal,
+    /// The source (destination) is held by the controller and serves only as the counterparty of a
+    /// commanded move at the other end.
+    pub from_held: bool,
+    pub to_held: bool,
 }
 
 /// Something the planner did not do, and why. Structured, so planning allocates no text; render with
@@ -542,6 +546,8 @@ impl Planner {
             value,
             est_cost,
             receive_value,
+            from_held: self.passive[r.from],
+            to_held: self.passive[r.to],
         };
         Some((o, sent, recv))
     }
