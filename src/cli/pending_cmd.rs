@@ -13,7 +13,7 @@ use clap::Args;
 
 use super::CliError;
 use super::status_cmd::{Endpoint, get};
-use crate::chain::{Chain, IntentId, TxStatus};
+use crate::chain::{IntentId, TxStatus};
 use crate::config::Config;
 use crate::config::service::Mode;
 use crate::exec::{Clock, SystemClock};
@@ -48,13 +48,18 @@ async fn direct(cfg: &Config) -> Result<observe::PendingMap, Vec<String>> {
     let view = observe::observe(&world, &legs, &markets, clock.now_ms()).await;
     // Deposits the daemon may not have seen mined yet: their block decides whether the source balance
     // already shows them.
-    for l in legs.iter_mut().filter(|l| l.stage == Stage::DepositSubmitted && l.deposit_block.is_none()) {
+    for l in legs
+        .iter_mut()
+        .filter(|l| l.stage == Stage::DepositSubmitted && l.deposit_block.is_none())
+    {
         let (Some(c), Some(tx)) = (world.chains.get(&l.from.chain), &l.deposit_tx) else {
             continue;
         };
         match c.chain.status(&IntentId::from_journal(tx)).await {
             Ok(r) => {
-                if let TxStatus::Included { block, .. } | TxStatus::Confirmed { block, .. } = r.status {
+                if let TxStatus::Included { block, .. } | TxStatus::Confirmed { block, .. } =
+                    r.status
+                {
                     l.deposit_block = Some(block);
                 }
             }

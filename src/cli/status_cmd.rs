@@ -131,7 +131,10 @@ pub fn status(a: StatusArgs) -> Result<ExitCode, CliError> {
         .block_on(get(&ep, "/status"))
         .map_err(|e| unreachable(&ep, e))?;
     if code != 200 {
-        return Err(CliError::Failed(format!("status: HTTP {code}: {}", body.trim())));
+        return Err(CliError::Failed(format!(
+            "status: HTTP {code}: {}",
+            body.trim()
+        )));
     }
     if a.json {
         print!("{body}");
@@ -175,7 +178,12 @@ pub fn status(a: StatusArgs) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn act(config: &std::path::Path, url: Option<&str>, path: &str, reason: Option<&str>) -> Result<ExitCode, CliError> {
+fn act(
+    config: &std::path::Path,
+    url: Option<&str>,
+    path: &str,
+    reason: Option<&str>,
+) -> Result<ExitCode, CliError> {
     let cfg = Config::load(config)?;
     let ep = Endpoint::new(&cfg, url);
     if ep.token.is_none() {
@@ -188,7 +196,10 @@ fn act(config: &std::path::Path, url: Option<&str>, path: &str, reason: Option<&
         .block_on(post(&ep, path, reason))
         .map_err(|e| unreachable(&ep, e))?;
     if code != 200 {
-        return Err(CliError::Failed(format!("{path}: HTTP {code}: {}", body.trim())));
+        return Err(CliError::Failed(format!(
+            "{path}: HTTP {code}: {}",
+            body.trim()
+        )));
     }
     print!("{body}");
     Ok(ExitCode::SUCCESS)
@@ -199,6 +210,10 @@ pub fn halt(a: HaltArgs) -> Result<ExitCode, CliError> {
 }
 
 pub fn resume(a: ResumeArgs) -> Result<ExitCode, CliError> {
-    let path = if a.reduce_only { "/reduce-only" } else { "/resume" };
+    let path = if a.reduce_only {
+        "/reduce-only"
+    } else {
+        "/resume"
+    };
     act(&a.config, a.url.as_deref(), path, a.reason.as_deref())
 }

@@ -239,7 +239,11 @@ fn read_auction(o: &mut Obj, d: &mut Diagnostics) -> (Schedule, Reprice) {
     let path = o.path.clone();
     let start_bps = o.or(d, "start_bps", dflt.start_bps);
     let floor_bps = o.or(d, "floor_bps", dflt.floor_bps);
-    let duration = o.or(d, "duration", Duration::from_millis(dflt.duration_ms as u64));
+    let duration = o.or(
+        d,
+        "duration",
+        Duration::from_millis(dflt.duration_ms as u64),
+    );
     let step = o.or(d, "step", Duration::from_millis(dflt.step_ms as u64));
     let taker = o.or(d, "taker", Duration::from_millis(dflt.taker_ms as u64));
     let deadline = match o.opt::<Duration>(d, "deadline") {
@@ -527,7 +531,10 @@ pub fn read(
         if cfg.lease_ttl < Duration::from_secs(3)
             && let Some(f) = o.field("lease_ttl")
         {
-            f.invalid(d, "must be at least 3s (the lease is renewed every third of it)");
+            f.invalid(
+                d,
+                "must be at least 3s (the lease is renewed every third of it)",
+            );
         }
         cfg.leg_poll = positive(&mut o, d, "leg_poll", cfg.leg_poll);
         if let Some(f) = o.field("log_format") {
@@ -618,7 +625,10 @@ dev_key = 1
         let s = &c.service;
         assert_eq!(s.mode, super::Mode::Paper);
         assert!(!s.mode_explicit);
-        assert_eq!(s.journal, std::path::Path::new("/etc/ballast/ballast-journal.db"));
+        assert_eq!(
+            s.journal,
+            std::path::Path::new("/etc/ballast/ballast-journal.db")
+        );
         assert!(s.http_listen.ip().is_loopback());
         assert_eq!(s.http_listen.port(), 9464);
         assert!(s.mode_problems.is_empty(), "{:?}", s.mode_problems);
@@ -675,9 +685,19 @@ balances = { "arb/USDC" = "50", USDT = "1" }
             ]
         );
         // Without an explicit mode the file stays valid for other commands; the service reports it.
-        let c = Config::parse("c.toml", &base().replace("kind = \"sim\"", "kind = \"evm\"\nrpc_url = \"http://127.0.0.1:1\""))
-            .unwrap();
+        let c = Config::parse(
+            "c.toml",
+            &base().replace(
+                "kind = \"sim\"",
+                "kind = \"evm\"\nrpc_url = \"http://127.0.0.1:1\"",
+            ),
+        )
+        .unwrap();
         assert_eq!(c.service.mode_problems.len(), 1);
-        assert!(c.service.mode_problems[0].to_string().contains("paper mode runs on simulated chains"));
+        assert!(
+            c.service.mode_problems[0]
+                .to_string()
+                .contains("paper mode runs on simulated chains")
+        );
     }
 }

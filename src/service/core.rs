@@ -42,7 +42,10 @@ pub enum ServiceError {
     #[error("{0}")]
     Store(#[from] StoreError),
     #[error("another daemon holds the journal {path}: {source}")]
-    LeaseHeld { path: String, source: StoreError },
+    LeaseHeld {
+        path: String,
+        source: Box<StoreError>,
+    },
     #[error("the journal lease was lost: {0}")]
     LeaseLost(String),
     #[error("{0}")]
@@ -146,7 +149,10 @@ fn open_journal(cfg: &Config, now: TimestampMs) -> Result<Journal, ServiceError>
         && !dir.as_os_str().is_empty()
     {
         std::fs::create_dir_all(dir).map_err(|e| {
-            ServiceError::Other(format!("cannot create the journal's directory {}: {e}", dir.display()))
+            ServiceError::Other(format!(
+                "cannot create the journal's directory {}: {e}",
+                dir.display()
+            ))
         })?;
     }
     let j = Journal::open(path)?;
@@ -166,19 +172,40 @@ fn open_journal(cfg: &Config, now: TimestampMs) -> Result<Journal, ServiceError>
             {
                 return Err(ServiceError::LeaseHeld {
                     path: path.display().to_string(),
-                    source: StoreError::LeaseHeld {
+                    source: Box::new(StoreError::LeaseHeld {
                         name: LEASE.into(),
                         owner: l.owner,
                         expires_ms: l.expires_ms,
-                    },
+                    }),
                 });
             }
+            // The simulated world is gone, but an operator's halt is not: the kill switch carries over.
+            let kill = j.kv(KV_KILL)?;
             drop(j);
             remove_journal(path).map_err(|e| {
-                ServiceError::Other(format!("cannot replace the paper journal {}: {e}", path.display()))
+                ServiceError::Other(format!(
+                    "cannot replace the paper journal {}: {e}",
+                    path.display()
+                ))
             })?;
             tracing::info!(journal = %path.display(), "paper: a new run starts a new journal");
-            Ok(Journal::open(path)?)
+            let j = Journal::open(path)?;
+            if let Some(k) = kill {
+                let stamp = Stamp {
+                    actor: "paper-restart".into(),
+                    config_version: cfg.version().to_string(),
+                    fence: None,
+                };
+                let detail = json!({"carried_over": true});
+                j.put_kv(
+                    KV_KILL,
+                    &k,
+                    Some(("kill_switch.carried_over", &detail)),
+                    &stamp,
+                    now,
+                )?;
+            }
+            Ok(j)
         }
         _ => Ok(j),
     }
@@ -192,7 +219,9 @@ impl Service {
         opts: StartOptions,
     ) -> Result<Service, ServiceError> {
         if !cfg.service.mode_problems.is_empty() {
-            return Err(ServiceError::Config(ConfigErrors(cfg.service.mode_problems.clone())));
+            return Err(ServiceError::Config(ConfigErrors(
+                cfg.service.mode_problems.clone(),
+            )));
         }
         let now = clock.now_ms();
         let journal = open_journal(&cfg, now)?;
@@ -205,7 +234,7 @@ impl Service {
                     if Instant::now() >= deadline {
                         return Err(ServiceError::LeaseHeld {
                             path: cfg.service.journal.display().to_string(),
-                            source: e,
+                            source: Box::new(e),
                         });
                     }
                     tracing::warn!("{e}; waiting for it to expire");
@@ -223,14 +252,18 @@ impl Service {
         tracing::info!(owner = %opts.owner, token = lease.token, journal = %cfg.service.journal.display(), mode = cfg.service.mode.as_str(), version = cfg.version(), "journal lease taken");
         let world = match cfg.service.mode {
             Mode::Live => World::connect_live(&cfg, &journal, clock.clone(), &stamp).await?,
-            Mode::Paper => super::paper::connect_paper(&cfg, &journal, clock.clone(), &stamp).await?,
+            Mode::Paper => {
+                super::paper::connect_paper(&cfg, &journal, clock.clone(), &stamp).await?
+            }
         };
         let executor = executor_for(&world, &clock);
         let mut engine = Engine::from_config(&cfg);
         if let Some(s) = journal.kv(KV_CONTROLLER)? {
             match serde_json::from_str::<ControllerState>(&s) {
                 Ok(st) => engine.import_state(&st),
-                Err(e) => tracing::warn!("controller state in the journal is unreadable ({e}); starting fresh"),
+                Err(e) => tracing::warn!(
+                    "controller state in the journal is unreadable ({e}); starting fresh"
+                ),
             }
         }
         let kill = match journal.kv(KV_KILL)? {
@@ -239,7 +272,13 @@ impl Service {
             })?,
             None => {
                 let k = KillSwitch::active(now);
-                journal.put_kv(KV_KILL, &serde_json::to_string(&k).unwrap_or_default(), None, &stamp, now)?;
+                journal.put_kv(
+                    KV_KILL,
+                    &serde_json::to_string(&k).unwrap_or_default(),
+                    None,
+                    &stamp,
+                    now,
+                )?;
                 k
             }
         };
@@ -326,7 +365,9 @@ impl Service {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(venue = %name, "open orders: {e} (interrupted swaps are resolved by client id later)"),
+                Err(e) => {
+                    tracing::warn!(venue = %name, "open orders: {e} (interrupted swaps are resolved by client id later)")
+                }
             }
         }
     }
@@ -334,7 +375,10 @@ impl Service {
     /// Renew the journal lease; a lost lease is fatal.
     pub fn renew_lease(&mut self) -> Result<(), ServiceError> {
         let ttl = self.cfg.service.lease_ttl.as_millis() as i64;
-        match self.journal.renew_lease(&self.lease, ttl, self.clock.now_ms()) {
+        match self
+            .journal
+            .renew_lease(&self.lease, ttl, self.clock.now_ms())
+        {
             Ok(l) => {
                 self.lease = l;
                 Ok(())
@@ -371,7 +415,13 @@ impl Service {
 
     /// One look at the world for the unsettled legs.
     pub async fn observe(&self, legs: &[Leg]) -> WorldView {
-        observe::observe(&self.world, legs, &self.route_markets(), self.clock.now_ms()).await
+        observe::observe(
+            &self.world,
+            legs,
+            &self.route_markets(),
+            self.clock.now_ms(),
+        )
+        .await
     }
 
     fn claimed_arrivals(&self) -> Result<BTreeSet<String>, StoreError> {
@@ -385,12 +435,18 @@ impl Service {
 
     /// Fresh pending amounts: legs advanced against a new look at the world. All or nothing.
     pub async fn pending_now(&mut self) -> Result<PendingMap, Vec<String>> {
-        let legs = self.journal.unsettled_legs().map_err(|e| vec![e.to_string()])?;
+        let legs = self
+            .journal
+            .unsettled_legs()
+            .map_err(|e| vec![e.to_string()])?;
         let view = self.observe(&legs).await;
         if let Err(e) = self.advance(&view).await {
             return Err(vec![e.to_string()]);
         }
-        let legs = self.journal.unsettled_legs().map_err(|e| vec![e.to_string()])?;
+        let legs = self
+            .journal
+            .unsettled_legs()
+            .map_err(|e| vec![e.to_string()])?;
         let claimed = self.claimed_arrivals().map_err(|e| vec![e.to_string()])?;
         let r = observe::pending(&legs, &view, &claimed);
         self.last_view = Some(view);
@@ -415,8 +471,10 @@ impl Service {
                 Some(h) if h.is_finished() => {
                     let h = self.auctions.remove(&l.id).expect("present");
                     match h.await {
-                        Ok(r) => Task::Finished(r),
-                        Err(e) => Task::Finished(Err(ExecError::UnknownVenue(format!("auction task failed: {e}")))),
+                        Ok(r) => Task::Finished(Box::new(r)),
+                        Err(e) => Task::Finished(Box::new(Err(ExecError::UnknownVenue(format!(
+                            "auction task failed: {e}"
+                        ))))),
                     }
                 }
                 Some(_) => Task::Running,
@@ -512,26 +570,37 @@ impl Service {
         let decision = match decide::decide(&mut self.engine, &legs, &view, &inputs) {
             Ok(d) => d,
             Err(e) => {
-                let _ = self.journal.end_cycle(seq, "error", &json!({"error": e.to_string()}), now);
+                let _ = self
+                    .journal
+                    .end_cycle(seq, "error", &json!({"error": e.to_string()}), now);
                 return Err(e.into());
             }
         };
         let cpu = cpu0.elapsed();
         let state = serde_json::to_string(&self.engine.export_state()).unwrap_or_default();
-        self.journal.put_kv(KV_CONTROLLER, &state, None, &self.stamp, now)?;
+        self.journal
+            .put_kv(KV_CONTROLLER, &state, None, &self.stamp, now)?;
         if !decision.new_legs.is_empty() {
-            self.journal.save_new_legs(&decision.new_legs, &self.stamp, now)?;
+            self.journal
+                .save_new_legs(&decision.new_legs, &self.stamp, now)?;
             for l in &decision.new_legs {
                 tracing::info!(leg = %l.id, venue = %l.venue, from = %l.from, to = %l.to, amount = %l.amount_in, value = %l.value.round_dp(2), "leg planned");
             }
-            self.status.write().unwrap_or_else(|p| p.into_inner()).counters.legs_started +=
-                decision.new_legs.len() as u64;
+            self.status
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .counters
+                .legs_started += decision.new_legs.len() as u64;
             let new = decision.new_legs.clone();
             self.advance_legs(new, &view).await?;
         }
         let outcome = match &decision.held {
-            None => CycleOutcome::Ok { started: decision.new_legs.len() },
-            Some(h) if self.kill.state != KillState::Active => CycleOutcome::HeldByKillSwitch(h.clone()),
+            None => CycleOutcome::Ok {
+                started: decision.new_legs.len(),
+            },
+            Some(h) if self.kill.state != KillState::Active => {
+                CycleOutcome::HeldByKillSwitch(h.clone())
+            }
             Some(h) => CycleOutcome::Degraded(h.clone()),
         };
         let summary = json!({
@@ -540,11 +609,16 @@ impl Service {
             "held": decision.held,
             "portfolio_value": decision.audit.step.portfolio_value,
         });
-        self.journal.end_cycle(seq, match outcome {
-            CycleOutcome::Ok { .. } => "ok",
-            CycleOutcome::HeldByKillSwitch(_) => "held",
-            CycleOutcome::Degraded(_) => "degraded",
-        }, &summary, self.clock.now_ms())?;
+        self.journal.end_cycle(
+            seq,
+            match outcome {
+                CycleOutcome::Ok { .. } => "ok",
+                CycleOutcome::HeldByKillSwitch(_) => "held",
+                CycleOutcome::Degraded(_) => "degraded",
+            },
+            &summary,
+            self.clock.now_ms(),
+        )?;
         self.last_balances = decision.balances.clone();
         self.last_view = Some(view);
         {
@@ -556,7 +630,13 @@ impl Service {
             st.last_cycle_cpu_seconds = cpu.as_secs_f64();
             st.last_cycle_outcome = outcome.label();
         }
-        self.refresh_status(Some(&decision), Some(decide::moved_since(&today, day_start(now)) + decision.new_legs.iter().map(|l| l.value).sum::<Decimal>()));
+        self.refresh_status(
+            Some(&decision),
+            Some(
+                decide::moved_since(&today, day_start(now))
+                    + decision.new_legs.iter().map(|l| l.value).sum::<Decimal>(),
+            ),
+        );
         Ok(outcome)
     }
 
@@ -567,12 +647,26 @@ impl Service {
             return Ok(());
         }
         for v in self.world.venues.values() {
-            let n = v.venue.stats.consecutive_rejects.load(std::sync::atomic::Ordering::Relaxed);
+            let n = v
+                .venue
+                .stats
+                .consecutive_rejects
+                .load(std::sync::atomic::Ordering::Relaxed);
             if n >= max {
-                v.venue.stats.consecutive_rejects.store(0, std::sync::atomic::Ordering::Relaxed);
+                v.venue
+                    .stats
+                    .consecutive_rejects
+                    .store(0, std::sync::atomic::Ordering::Relaxed);
                 let reason = format!("{} rejected {n} requests in a row", v.name);
-                tracing::error!(alert = true, "breaker: {reason}; the kill switch goes to reduce-only");
-                self.set_kill(KillState::ReduceOnly, &reason, "breaker:consecutive_rejects")?;
+                tracing::error!(
+                    alert = true,
+                    "breaker: {reason}; the kill switch goes to reduce-only"
+                );
+                self.set_kill(
+                    KillState::ReduceOnly,
+                    &reason,
+                    "breaker:consecutive_rejects",
+                )?;
                 return Ok(());
             }
         }
@@ -580,7 +674,12 @@ impl Service {
     }
 
     /// Set the kill switch (journaled). Halting cancels every working order at once.
-    pub fn set_kill(&mut self, state: KillState, reason: &str, by: &str) -> Result<(), ServiceError> {
+    pub fn set_kill(
+        &mut self,
+        state: KillState,
+        reason: &str,
+        by: &str,
+    ) -> Result<(), ServiceError> {
         let now = self.clock.now_ms();
         let k = KillSwitch {
             state,
@@ -645,13 +744,19 @@ impl Service {
         let mut problems = Vec::new();
         for r in &new.routes {
             if !self.world.venues.contains_key(&r.venue) {
-                problems.push(format!("route {} -> {} uses venue {:?}, which is not running", r.from, r.to, r.venue));
+                problems.push(format!(
+                    "route {} -> {} uses venue {:?}, which is not running",
+                    r.from, r.to, r.venue
+                ));
             }
         }
         if !self.world.chains.is_empty() {
             for p in &new.positions {
                 if !self.world.chains.contains_key(&p.key.chain) {
-                    problems.push(format!("position {} is on chain {:?}, which is not running", p.key, p.key.chain));
+                    problems.push(format!(
+                        "position {} is on chain {:?}, which is not running",
+                        p.key, p.key.chain
+                    ));
                 }
             }
         }
@@ -684,7 +789,13 @@ impl Service {
         self.stamp.config_version = self.cfg.version().to_string();
         let now = self.clock.now_ms();
         let detail = json!({"from": from, "to": self.cfg.version(), "restart_needed": restart});
-        let _ = self.journal.put_kv("config_version", self.cfg.version(), Some(("config.reloaded", &detail)), &self.stamp, now);
+        let _ = self.journal.put_kv(
+            "config_version",
+            self.cfg.version(),
+            Some(("config.reloaded", &detail)),
+            &self.stamp,
+            now,
+        );
         self.markets.clear();
         self.restart_needed = restart.clone();
         {
@@ -704,13 +815,18 @@ impl Service {
     /// Wait for every auction of this process to end (at most `timeout`), then fold them into their legs.
     pub async fn settle_auctions(&mut self, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
-        while self.auctions.values().any(|h| !h.is_finished()) && tokio::time::Instant::now() < deadline {
+        while self.auctions.values().any(|h| !h.is_finished())
+            && tokio::time::Instant::now() < deadline
+        {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let legs: Vec<Leg> = match self.journal.unsettled_legs() {
             Ok(l) => l
                 .into_iter()
-                .filter(|l| l.stage == Stage::Auctioning && self.auctions.get(&l.id).is_some_and(|h| h.is_finished()))
+                .filter(|l| {
+                    l.stage == Stage::Auctioning
+                        && self.auctions.get(&l.id).is_some_and(|h| h.is_finished())
+                })
                 .collect(),
             Err(_) => return,
         };
@@ -807,18 +923,24 @@ impl Service {
                     age_ms: c.as_ref().ok().map(|v| v.age_ms),
                 })
                 .collect();
-            st.counters.errors = st.venues.iter().map(|v| v.errors).sum::<u64>()
-                + view.failures().len() as u64;
+            st.counters.errors =
+                st.venues.iter().map(|v| v.errors).sum::<u64>() + view.failures().len() as u64;
         }
     }
 
     /// Cancel (on the venues) every order of an interrupted attempt; used by tests and `once`.
     pub async fn cancel_journaled(&self, leg: &Leg) {
         let Some(swap) = &leg.swap else { return };
-        let Some(v) = self.world.venues.get(&leg.venue) else { return };
+        let Some(v) = self.world.venues.get(&leg.venue) else {
+            return;
+        };
         for n in 0u32.. {
             let id = ClientOrderId::derive(&swap.intent(&leg.id), n);
-            if !self.journal.order_sent(&leg.venue, id.as_hex()).unwrap_or(false) {
+            if !self
+                .journal
+                .order_sent(&leg.venue, id.as_hex())
+                .unwrap_or(false)
+            {
                 break;
             }
             let _ = v.venue.inner().cancel(&swap.market, &id).await;

@@ -40,20 +40,27 @@ pub fn http_token(cfg: &Config) -> Option<String> {
     std::env::var(var).ok().filter(|t| !t.trim().is_empty())
 }
 
-fn log_reload(svc: &Service, r: Result<super::ReloadReport, crate::config::ConfigErrors>) -> Result<super::ReloadReport, String> {
+fn log_reload(
+    svc: &Service,
+    r: Result<super::ReloadReport, crate::config::ConfigErrors>,
+) -> Result<super::ReloadReport, String> {
     match r {
         Ok(rep) => {
             if rep.applied {
                 tracing::info!(from = %rep.from, to = %rep.to, "configuration reloaded (gains bumpless)");
                 for what in &rep.restart_needed {
-                    tracing::warn!("configuration: {what} changed: this needs a restart and was not applied");
+                    tracing::warn!(
+                        "configuration: {what} changed: this needs a restart and was not applied"
+                    );
                 }
             }
             Ok(rep)
         }
         Err(e) => {
             for p in &e.0 {
-                tracing::error!("configuration reload refused, the running configuration stays: {p}");
+                tracing::error!(
+                    "configuration reload refused, the running configuration stays: {p}"
+                );
             }
             let mut st = svc.status.write().unwrap_or_else(|p| p.into_inner());
             st.counters.reload_errors += 1;
@@ -64,11 +71,7 @@ fn log_reload(svc: &Service, r: Result<super::ReloadReport, crate::config::Confi
 
 fn print_progress(svc: &Service) {
     if svc.cfg.service.progress {
-        let t = svc
-            .status
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .table();
+        let t = svc.status.read().unwrap_or_else(|p| p.into_inner()).table();
         println!("{t}");
     }
 }
@@ -95,12 +98,16 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<(), ServiceError> {
         match http::serve(listen, state).await {
             Ok((addr, task)) => {
                 tracing::info!(%addr, "http endpoint: /metrics /healthz /status /pending");
-                eprintln!("ballast: http endpoint on http://{addr} (/metrics /healthz /status /pending)");
+                eprintln!(
+                    "ballast: http endpoint on http://{addr} (/metrics /healthz /status /pending)"
+                );
                 http_task = Some(task);
             }
             Err(e) => {
                 svc.shutdown().await;
-                return Err(ServiceError::Other(format!("cannot listen on {listen}: {e}")));
+                return Err(ServiceError::Other(format!(
+                    "cannot listen on {listen}: {e}"
+                )));
             }
         }
     }
@@ -239,11 +246,7 @@ pub async fn once(cfg: Config, start: StartOptions) -> Result<OnceResult, Servic
         }
         Err(e) => Err(e),
     };
-    let table = svc
-        .status
-        .read()
-        .unwrap_or_else(|p| p.into_inner())
-        .table();
+    let table = svc.status.read().unwrap_or_else(|p| p.into_inner()).table();
     let alerts = svc.alerts().to_vec();
     svc.shutdown().await;
     r.map(|outcome| OnceResult {

@@ -98,7 +98,11 @@ pub fn decide(
                     && v.age_ms > limit.as_millis() as i64
                 {
                     stale_chains.insert(name.clone());
-                    stale_detail.push(format!("{name}: block {} is {} s old", v.snapshot.block, v.age_ms / 1000));
+                    stale_detail.push(format!(
+                        "{name}: block {} is {} s old",
+                        v.snapshot.block,
+                        v.age_ms / 1000
+                    ));
                 }
             }
         }
@@ -149,11 +153,15 @@ pub fn decide(
         let (bal, stale) = match view.balance(&p.key) {
             Some(b) if !stale_chains.contains(&p.key.chain) => (b, false),
             Some(b) => (b, true),
-            None => (inp.last_balances.get(&name).copied().unwrap_or_default(), true),
+            None => (
+                inp.last_balances.get(&name).copied().unwrap_or_default(),
+                true,
+            ),
         };
         balances.insert(name, bal);
         obs.balances.push(bal);
-        obs.pending.push(pend_pos.get(&p.key).copied().unwrap_or_default());
+        obs.pending
+            .push(pend_pos.get(&p.key).copied().unwrap_or_default());
         obs.prices.push(svc.price(&p.key.asset));
         obs.stale.push(stale);
     }

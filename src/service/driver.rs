@@ -28,10 +28,15 @@ use super::leg::{ArrivalRef, Leg, LegEvent, Stage, SwapProgress};
 use super::observe::{WorldView, arrival_key, expected_arrival};
 use super::world::World;
 use crate::auction::{EndReason, Report};
-use crate::chain::{self, ChainError, Destination, IntentId, TransferRequest, TxStatus, VenueDepositAddress};
+use crate::chain::{
+    self, ChainError, Destination, IntentId, TransferRequest, TxStatus, VenueDepositAddress,
+};
 use crate::config::Config;
 use crate::exec::executor::{ExecError, Executor, SwapJob};
-use crate::exec::{ClientOrderId, Clock, OrderState, TransferKind, TransferState, Venue, VenueError, WithdrawRequest};
+use crate::exec::{
+    ClientOrderId, Clock, OrderState, TransferKind, TransferState, Venue, VenueError,
+    WithdrawRequest,
+};
 use crate::model::{Side, TimestampMs, floor_dp};
 use crate::store::{Journal, Stamp, StoreError};
 
@@ -40,7 +45,7 @@ pub enum Task {
     /// No auction runs for this leg in this process.
     None,
     Running,
-    Finished(Result<Report, ExecError>),
+    Finished(Box<Result<Report, ExecError>>),
 }
 
 /// What one step did.
@@ -80,7 +85,11 @@ fn transient(e: &VenueError) -> bool {
 }
 
 fn chain_transient(e: &ChainError) -> bool {
-    e.chain_unavailable() || matches!(e, ChainError::FeesAboveCap { .. } | ChainError::FeeCapReached { .. })
+    e.chain_unavailable()
+        || matches!(
+            e,
+            ChainError::FeesAboveCap { .. } | ChainError::FeeCapReached { .. }
+        )
 }
 
 /// The 32-hex-digit idempotency key of a leg's withdrawal (Binance `withdrawOrderId`).
@@ -141,7 +150,10 @@ impl Driver<'_> {
             let before = leg.stage;
             let r = match leg.stage {
                 Stage::Expired => self.reconcile_expired(&mut leg, &mut out).await,
-                _ => self.once(&mut leg, task.take().unwrap_or(Task::None), &mut out).await,
+                _ => {
+                    self.once(&mut leg, task.take().unwrap_or(Task::None), &mut out)
+                        .await
+                }
             };
             match r {
                 Ok(()) => {}
@@ -162,7 +174,10 @@ impl Driver<'_> {
         }
         // Time to live of the stage (not while the kill switch is what holds the leg).
         let held = !self.kill.may_continue()
-            && matches!(leg.stage, Stage::Deposited | Stage::Swapped | Stage::Auctioning);
+            && matches!(
+                leg.stage,
+                Stage::Deposited | Stage::Swapped | Stage::Auctioning
+            );
         if !held && leg.check_expiry(&self.cfg.service.ttls, self.now()) {
             let msg = format!(
                 "leg {} expired in {} with its funds at {:?}: {}",
@@ -174,17 +189,23 @@ impl Driver<'_> {
             tracing::error!(leg = %leg.id, alert = true, "{msg}; it goes to reconciliation");
             out.alerts.push(msg);
             let detail = json!({"stopped_in": leg.stopped_in, "funds_at": leg.funds_at, "problem": leg.problem});
-            if let Err(e) = self.save(&leg, "leg.expired", detail, vec![]).await {
-                if matches!(e, StoreError::Fenced { .. }) {
-                    out.fatal = Some(e.to_string());
-                }
+            if let Err(e) = self.save(&leg, "leg.expired", detail, vec![]).await
+                && matches!(e, StoreError::Fenced { .. })
+            {
+                out.fatal = Some(e.to_string());
             }
         }
         out.leg = leg;
         out
     }
 
-    async fn apply(&self, leg: &mut Leg, step: Step, new: Vec<Leg>, out: &mut Outcome) -> Result<(), StoreError> {
+    async fn apply(
+        &self,
+        leg: &mut Leg,
+        step: Step,
+        new: Vec<Leg>,
+        out: &mut Outcome,
+    ) -> Result<(), StoreError> {
         match step {
             Step::Wait => Ok(()),
             Step::Note(action, detail) => self.save(leg, action, detail, vec![]).await,
@@ -229,7 +250,10 @@ impl Driver<'_> {
                 }
                 let amount = leg.amount_in;
                 Step::Event(
-                    LegEvent::Swapped { received: amount, unfilled: Decimal::ZERO },
+                    LegEvent::Swapped {
+                        received: amount,
+                        unfilled: Decimal::ZERO,
+                    },
                     json!({"note": "same asset: nothing to swap"}),
                 )
             }
@@ -253,28 +277,37 @@ impl Driver<'_> {
                 json!({}),
             );
         }
-        let (Some(v), Some(c)) = (self.world.venues.get(&leg.venue), self.world.chains.get(&leg.from.chain)) else {
+        let (Some(v), Some(c)) = (
+            self.world.venues.get(&leg.venue),
+            self.world.chains.get(&leg.from.chain),
+        ) else {
             return Step::Event(
                 LegEvent::Failed {
-                    reason: format!("venue {} or chain {} is not configured", leg.venue, leg.from.chain),
+                    reason: format!(
+                        "venue {} or chain {} is not configured",
+                        leg.venue, leg.from.chain
+                    ),
                 },
                 json!({}),
             );
         };
         let network = v.network(&leg.from.chain);
-        let addr = match VenueDepositAddress::fetch(v.venue.as_ref(), &leg.from.asset, &network).await {
-            Ok(a) => a,
-            Err(e) if transient(&e) => {
-                tracing::warn!(leg = %leg.id, "deposit address: {e}; retrying");
-                return Step::Wait;
-            }
-            Err(e) => {
-                return Step::Event(
-                    LegEvent::Failed { reason: format!("deposit address: {e}") },
-                    json!({}),
-                );
-            }
-        };
+        let addr =
+            match VenueDepositAddress::fetch(v.venue.as_ref(), &leg.from.asset, &network).await {
+                Ok(a) => a,
+                Err(e) if transient(&e) => {
+                    tracing::warn!(leg = %leg.id, "deposit address: {e}; retrying");
+                    return Step::Wait;
+                }
+                Err(e) => {
+                    return Step::Event(
+                        LegEvent::Failed {
+                            reason: format!("deposit address: {e}"),
+                        },
+                        json!({}),
+                    );
+                }
+            };
         let req = TransferRequest {
             key: format!("leg:{}:deposit", leg.id),
             from: Some(c.account),
@@ -287,11 +320,15 @@ impl Driver<'_> {
                 if let Some(h) = r.status.mined_hash() {
                     leg.deposit_hash = Some(format!("{h:#x}"));
                 }
-                if let TxStatus::Included { block, .. } | TxStatus::Confirmed { block, .. } = r.status {
+                if let TxStatus::Included { block, .. } | TxStatus::Confirmed { block, .. } =
+                    r.status
+                {
                     leg.deposit_block = Some(block);
                 }
                 Step::Event(
-                    LegEvent::DepositSubmitted { tx: r.intent_id.to_string() },
+                    LegEvent::DepositSubmitted {
+                        tx: r.intent_id.to_string(),
+                    },
                     json!({"chain": r.chain, "nonce": r.nonce, "to": format!("{:#x}", addr.address()), "amount": leg.amount_in}),
                 )
             }
@@ -299,11 +336,18 @@ impl Driver<'_> {
                 tracing::warn!(leg = %leg.id, "deposit: {e}; retrying");
                 Step::Wait
             }
-            Err(ChainError::Journal { source, .. }) if matches!(source, StoreError::Fenced { .. }) => {
+            Err(ChainError::Journal { source, .. })
+                if matches!(source, StoreError::Fenced { .. }) =>
+            {
                 tracing::error!(leg = %leg.id, "deposit not sent: {source}");
                 Step::Wait
             }
-            Err(e) => Step::Event(LegEvent::Failed { reason: format!("deposit: {e}") }, json!({})),
+            Err(e) => Step::Event(
+                LegEvent::Failed {
+                    reason: format!("deposit: {e}"),
+                },
+                json!({}),
+            ),
         }
     }
 
@@ -338,20 +382,27 @@ impl Driver<'_> {
         match &r.status {
             TxStatus::Reverted { hash, .. } => {
                 return Step::Event(
-                    LegEvent::DepositFailed { reason: format!("the deposit transaction {hash:#x} reverted") },
+                    LegEvent::DepositFailed {
+                        reason: format!("the deposit transaction {hash:#x} reverted"),
+                    },
                     json!({}),
                 );
             }
             TxStatus::Dropped { reason } => {
                 return Step::Event(
-                    LegEvent::DepositFailed { reason: format!("the deposit transaction was dropped: {reason}") },
+                    LegEvent::DepositFailed {
+                        reason: format!("the deposit transaction was dropped: {reason}"),
+                    },
                     json!({}),
                 );
             }
             TxStatus::Confirmed { .. } => {}
             _ => {
                 return if noted {
-                    Step::Note("leg.deposit_mined", json!({"block": leg.deposit_block, "hash": leg.deposit_hash}))
+                    Step::Note(
+                        "leg.deposit_mined",
+                        json!({"block": leg.deposit_block, "hash": leg.deposit_hash}),
+                    )
                 } else {
                     Step::Wait
                 };
@@ -362,14 +413,23 @@ impl Driver<'_> {
             return Step::Wait;
         };
         let Some(view) = self.view.venue(&leg.venue) else {
-            return if noted { Step::Note("leg.deposit_mined", json!({"block": leg.deposit_block})) } else { Step::Wait };
+            return if noted {
+                Step::Note("leg.deposit_mined", json!({"block": leg.deposit_block}))
+            } else {
+                Step::Wait
+            };
         };
         let network = v.network(&leg.from.chain);
         let hash = leg.deposit_hash.clone().unwrap_or_default();
         let claimed: BTreeSet<String> = self
             .journal
             .claimed("deposit")
-            .map(|v| v.into_iter().filter(|(_, l)| l != &leg.id).map(|(k, _)| k).collect())
+            .map(|v| {
+                v.into_iter()
+                    .filter(|(_, l)| l != &leg.id)
+                    .map(|(k, _)| k)
+                    .collect()
+            })
             .unwrap_or_default();
         let deposits = view.transfers.iter().filter(|t| {
             t.kind == TransferKind::Deposit
@@ -378,7 +438,10 @@ impl Driver<'_> {
         });
         let mut found = None;
         for t in deposits {
-            let by_hash = t.tx_hash.as_deref().is_some_and(|h| h.eq_ignore_ascii_case(&hash));
+            let by_hash = t
+                .tx_hash
+                .as_deref()
+                .is_some_and(|h| h.eq_ignore_ascii_case(&hash));
             let by_amount = t.amount == leg.amount_in
                 && t.network.eq_ignore_ascii_case(&network)
                 && t.updated_ms >= leg.created_ms - 60_000;
@@ -391,24 +454,40 @@ impl Driver<'_> {
             }
         }
         let Some(t) = found else {
-            return if noted { Step::Note("leg.deposit_mined", json!({"block": leg.deposit_block})) } else { Step::Wait };
+            return if noted {
+                Step::Note("leg.deposit_mined", json!({"block": leg.deposit_block}))
+            } else {
+                Step::Wait
+            };
         };
         match &t.state {
             TransferState::Completed => {
-                match self.claim("deposit", &format!("{}:{}", leg.venue, t.id), &leg.id).await {
+                match self
+                    .claim("deposit", &format!("{}:{}", leg.venue, t.id), &leg.id)
+                    .await
+                {
                     Ok(true) => {
                         leg.deposit_id = Some(t.id.clone());
-                        Step::Event(LegEvent::Deposited, json!({"venue_deposit": t.id, "amount": t.amount}))
+                        Step::Event(
+                            LegEvent::Deposited,
+                            json!({"venue_deposit": t.id, "amount": t.amount}),
+                        )
                     }
                     _ => Step::Wait,
                 }
             }
             TransferState::Failed(r) => Step::Event(
-                LegEvent::Failed { reason: format!("the venue failed the deposit {}: {r}", t.id) },
+                LegEvent::Failed {
+                    reason: format!("the venue failed the deposit {}: {r}", t.id),
+                },
                 json!({}),
             ),
             TransferState::Pending => {
-                if noted { Step::Note("leg.deposit_mined", json!({"block": leg.deposit_block})) } else { Step::Wait }
+                if noted {
+                    Step::Note("leg.deposit_mined", json!({"block": leg.deposit_block}))
+                } else {
+                    Step::Wait
+                }
             }
         }
     }
@@ -421,7 +500,17 @@ impl Driver<'_> {
         }
         let Some(market) = leg.market.clone() else {
             return self
-                .apply(leg, Step::Event(LegEvent::Failed { reason: "a swap leg without a market".into() }, json!({})), vec![], out)
+                .apply(
+                    leg,
+                    Step::Event(
+                        LegEvent::Failed {
+                            reason: "a swap leg without a market".into(),
+                        },
+                        json!({}),
+                    ),
+                    vec![],
+                    out,
+                )
                 .await;
         };
         let rules = match self.executor.rules(&leg.venue, &market).await {
@@ -440,7 +529,14 @@ impl Driver<'_> {
                 "market {market} trades {}/{}, not {} for {}",
                 rules.base, rules.quote, leg.from.asset, leg.to.asset
             );
-            return self.apply(leg, Step::Event(LegEvent::Failed { reason }, json!({})), vec![], out).await;
+            return self
+                .apply(
+                    leg,
+                    Step::Event(LegEvent::Failed { reason }, json!({})),
+                    vec![],
+                    out,
+                )
+                .await;
         };
         leg.swap = Some(SwapProgress {
             market,
@@ -456,7 +552,13 @@ impl Driver<'_> {
             fees: Default::default(),
             arrival_price: None,
         });
-        self.apply(leg, Step::Event(LegEvent::SwapStarted, json!({"side": side})), vec![], out).await?;
+        self.apply(
+            leg,
+            Step::Event(LegEvent::SwapStarted, json!({"side": side})),
+            vec![],
+            out,
+        )
+        .await?;
         self.next_attempt(leg, out).await
     }
 
@@ -465,12 +567,18 @@ impl Driver<'_> {
         if !self.kill.may_continue() || self.declined.contains(&leg.venue) {
             return Ok(());
         }
-        let Some(swap) = leg.swap.clone() else { return Ok(()) };
+        let Some(swap) = leg.swap.clone() else {
+            return Ok(());
+        };
         let rules = match self.executor.rules(&leg.venue, &swap.market).await {
             Ok(r) => r,
             Err(_) => return Ok(()),
         };
-        let Some(mid) = self.view.venue(&leg.venue).and_then(|v| v.mids.get(&swap.market).copied()) else {
+        let Some(mid) = self
+            .view
+            .venue(&leg.venue)
+            .and_then(|v| v.mids.get(&swap.market).copied())
+        else {
             return Ok(());
         };
         let (spent, _) = swap.outcome();
@@ -478,8 +586,11 @@ impl Driver<'_> {
         let qty = match swap.side {
             Side::Sell => rules.round_qty(left),
             Side::Buy => {
-                let worst = mid * (Decimal::ONE + self.cfg.service.auction.floor_bps / Decimal::from(10_000));
-                rules.round_qty(left / (worst * (Decimal::ONE + rules.taker_fee.max(rules.maker_fee))))
+                let worst = mid
+                    * (Decimal::ONE + self.cfg.service.auction.floor_bps / Decimal::from(10_000));
+                rules.round_qty(
+                    left / (worst * (Decimal::ONE + rules.taker_fee.max(rules.maker_fee))),
+                )
             }
         };
         let tradable = qty > Decimal::ZERO
@@ -501,8 +612,13 @@ impl Driver<'_> {
         let intent = s.intent(&leg.id);
         leg.swap = Some(s.clone());
         // The attempt is journaled before anything is sent under its intent.
-        self.save(leg, "leg.swap_attempt", json!({"attempt": s.attempt, "intent": intent, "side": s.side, "qty": qty, "mid": mid}), vec![])
-            .await?;
+        self.save(
+            leg,
+            "leg.swap_attempt",
+            json!({"attempt": s.attempt, "intent": intent, "side": s.side, "qty": qty, "mid": mid}),
+            vec![],
+        )
+        .await?;
         out.spawn = Some(SwapJob {
             venue: leg.venue.clone(),
             market: s.market.clone(),
@@ -516,7 +632,12 @@ impl Driver<'_> {
         Ok(())
     }
 
-    async fn follow_swap(&self, leg: &mut Leg, task: Task, out: &mut Outcome) -> Result<(), StoreError> {
+    async fn follow_swap(
+        &self,
+        leg: &mut Leg,
+        task: Task,
+        out: &mut Outcome,
+    ) -> Result<(), StoreError> {
         let Some(mut swap) = leg.swap.clone() else {
             return self.start_swap_fresh(leg, out).await;
         };
@@ -524,9 +645,14 @@ impl Driver<'_> {
             Task::Running => Ok(()),
             Task::Finished(r) => {
                 let mut canceled = false;
-                match r {
+                match *r {
                     Ok(report) => {
-                        swap.add_fills(report.fills.iter().map(|f| (f.price, f.qty, f.fee, f.fee_asset.as_str())));
+                        swap.add_fills(
+                            report
+                                .fills
+                                .iter()
+                                .map(|f| (f.price, f.qty, f.fee, f.fee_asset.as_str())),
+                        );
                         canceled = matches!(report.end_reason, Some(EndReason::Canceled));
                         tracing::info!(leg = %leg.id, filled = %report.filled, unfilled = %report.unfilled, end = ?report.end_reason, "auction ended");
                     }
@@ -562,7 +688,12 @@ impl Driver<'_> {
         // Auctioning without a swap record cannot happen through `start_swap`; fail safe.
         self.apply(
             leg,
-            Step::Event(LegEvent::Failed { reason: "auctioning without a swap record".into() }, json!({})),
+            Step::Event(
+                LegEvent::Failed {
+                    reason: "auctioning without a swap record".into(),
+                },
+                json!({}),
+            ),
             vec![],
             out,
         )
@@ -622,11 +753,16 @@ impl Driver<'_> {
         };
         let ours: Vec<_> = fills
             .iter()
-            .filter(|f| f.market == swap.market && f.client_id.as_ref().is_some_and(|c| ids.contains(c)))
+            .filter(|f| {
+                f.market == swap.market && f.client_id.as_ref().is_some_and(|c| ids.contains(c))
+            })
             .collect();
         let seen: Decimal = ours.iter().map(|f| f.qty).sum();
         if seen >= executed {
-            swap.add_fills(ours.iter().map(|f| (f.price, f.qty, f.fee, f.fee_asset.as_str())));
+            swap.add_fills(
+                ours.iter()
+                    .map(|f| (f.price, f.qty, f.fee, f.fee_asset.as_str())),
+            );
         } else {
             // The venue reports executions its fill list does not show (yet): count them at the orders'
             // average price; their fees are unknown.
@@ -638,7 +774,9 @@ impl Driver<'_> {
     }
 
     async fn finish_swap(&self, leg: &mut Leg, out: &mut Outcome) -> Result<(), StoreError> {
-        let Some(swap) = leg.swap.clone() else { return Ok(()) };
+        let Some(swap) = leg.swap.clone() else {
+            return Ok(());
+        };
         let (spent, received) = swap.outcome();
         let unfilled = (leg.amount_in - spent).max(Decimal::ZERO);
         let received = received.max(Decimal::ZERO);
@@ -676,7 +814,10 @@ impl Driver<'_> {
         if !self.kill.may_continue() {
             return Ok(Step::Wait);
         }
-        let (Some(v), Some(c)) = (self.world.venues.get(&leg.venue), self.world.chains.get(&leg.to.chain)) else {
+        let (Some(v), Some(c)) = (
+            self.world.venues.get(&leg.venue),
+            self.world.chains.get(&leg.to.chain),
+        ) else {
             return Ok(Step::Wait);
         };
         let network = v.network(&leg.to.chain);
@@ -707,8 +848,13 @@ impl Driver<'_> {
             leg.withdraw_requested_ms = Some(self.now());
             leg.dest_from_block = Some(head);
             // The intent is on disk before the venue hears of it.
-            self.save(leg, "leg.withdraw_intent", json!({"key": key, "amount": amount, "network": network, "from_block": head}), vec![])
-                .await?;
+            self.save(
+                leg,
+                "leg.withdraw_intent",
+                json!({"key": key, "amount": amount, "network": network, "from_block": head}),
+                vec![],
+            )
+            .await?;
         } else if let Some(found) = self.find_withdrawal(leg, &key) {
             return Ok(self.adopt_withdrawal(leg, found).await);
         } else if v.kind == crate::config::VenueKind::Hyperliquid
@@ -721,7 +867,12 @@ impl Driver<'_> {
         let address = match c.chain.withdrawal_address(&format!("{:#x}", c.account)) {
             Ok(a) => format!("{a:#x}"),
             Err(e) => {
-                return Ok(Step::Event(LegEvent::Failed { reason: format!("withdrawal address: {e}") }, json!({})));
+                return Ok(Step::Event(
+                    LegEvent::Failed {
+                        reason: format!("withdrawal address: {e}"),
+                    },
+                    json!({}),
+                ));
             }
         };
         let req = WithdrawRequest {
@@ -732,8 +883,14 @@ impl Driver<'_> {
             client_id: key,
         };
         match v.venue.withdraw(&req).await {
-            Ok(id) => match self.claim("withdrawal", &format!("{}:{id}", leg.venue), &leg.id).await? {
-                true => Ok(Step::Event(LegEvent::WithdrawSubmitted { id: id.clone() }, json!({"amount": amount}))),
+            Ok(id) => match self
+                .claim("withdrawal", &format!("{}:{id}", leg.venue), &leg.id)
+                .await?
+            {
+                true => Ok(Step::Event(
+                    LegEvent::WithdrawSubmitted { id: id.clone() },
+                    json!({"amount": amount}),
+                )),
                 false => {
                     tracing::error!(leg = %leg.id, %id, "the venue returned a withdrawal another leg holds");
                     Ok(Step::Wait)
@@ -743,7 +900,12 @@ impl Driver<'_> {
                 tracing::warn!(leg = %leg.id, "withdrawal: {e}; retrying");
                 Ok(Step::Wait)
             }
-            Err(e) => Ok(Step::Event(LegEvent::Failed { reason: format!("withdrawal refused: {e}") }, json!({}))),
+            Err(e) => Ok(Step::Event(
+                LegEvent::Failed {
+                    reason: format!("withdrawal refused: {e}"),
+                },
+                json!({}),
+            )),
         }
     }
 
@@ -771,7 +933,11 @@ impl Driver<'_> {
             if t.client_id.as_deref() == Some(key) {
                 return Some(t.clone());
             }
-            if t.client_id.is_none() && t.amount == amount && t.updated_ms >= since && by_amount.is_none() {
+            if t.client_id.is_none()
+                && t.amount == amount
+                && t.updated_ms >= since
+                && by_amount.is_none()
+            {
                 by_amount = Some(t.clone());
             }
         }
@@ -779,7 +945,10 @@ impl Driver<'_> {
     }
 
     async fn adopt_withdrawal(&self, leg: &Leg, t: crate::exec::TransferStatus) -> Step {
-        match self.claim("withdrawal", &format!("{}:{}", leg.venue, t.id), &leg.id).await {
+        match self
+            .claim("withdrawal", &format!("{}:{}", leg.venue, t.id), &leg.id)
+            .await
+        {
             Ok(true) => Step::Event(
                 LegEvent::WithdrawSubmitted { id: t.id.clone() },
                 json!({"adopted": true, "amount": t.amount}),
@@ -801,11 +970,16 @@ impl Driver<'_> {
         };
         match &t.state {
             TransferState::Completed => Step::Event(
-                LegEvent::Withdrawn { tx: t.tx_hash.clone(), fee: t.fee },
+                LegEvent::Withdrawn {
+                    tx: t.tx_hash.clone(),
+                    fee: t.fee,
+                },
                 json!({"venue_withdrawal": t.id}),
             ),
             TransferState::Failed(r) => Step::Event(
-                LegEvent::Failed { reason: format!("the venue failed withdrawal {id}: {r}") },
+                LegEvent::Failed {
+                    reason: format!("the venue failed withdrawal {id}: {r}"),
+                },
                 json!({}),
             ),
             TransferState::Pending => Step::Wait,
@@ -851,7 +1025,10 @@ impl Driver<'_> {
         let Some(a) = hit else {
             return Ok(Step::Wait);
         };
-        if !self.claim("arrival", &arrival_key(&chain_name, a), &leg.id).await? {
+        if !self
+            .claim("arrival", &arrival_key(&chain_name, a), &leg.id)
+            .await?
+        {
             return Ok(Step::Wait);
         }
         leg.arrival = Some(ArrivalRef {
@@ -890,8 +1067,10 @@ impl Driver<'_> {
         if let Step::Event(ev, detail) = step {
             tracing::warn!(leg = %leg.id, "an expired leg moved on; reopened");
             *leg = probe;
-            self.save(leg, "leg.reopened", json!({"stage": leg.stage}), vec![]).await?;
-            self.apply(leg, Step::Event(ev, detail), vec![], out).await?;
+            self.save(leg, "leg.reopened", json!({"stage": leg.stage}), vec![])
+                .await?;
+            self.apply(leg, Step::Event(ev, detail), vec![], out)
+                .await?;
         }
         Ok(())
     }

@@ -66,7 +66,12 @@ pub struct GuardedVenue {
 }
 
 impl GuardedVenue {
-    pub fn new(inner: Arc<dyn Venue>, journal: Journal, stamp: Stamp, clock: Arc<dyn Clock>) -> Self {
+    pub fn new(
+        inner: Arc<dyn Venue>,
+        journal: Journal,
+        stamp: Stamp,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         GuardedVenue {
             inner,
             journal,

@@ -54,13 +54,15 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-fn authorized(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
+fn authorized(st: &HttpState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(token) = &st.token else {
-        return Err((
-            StatusCode::FORBIDDEN,
-            "mutating calls are disabled: no token is configured ([service] token_env names the environment variable holding it)\n",
-        )
-            .into_response());
+        return Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                "mutating calls are disabled: no token is configured ([service] token_env names the environment variable holding it)\n",
+            )
+                .into_response(),
+        ));
     };
     let given = headers
         .get(header::AUTHORIZATION)
@@ -70,12 +72,14 @@ fn authorized(st: &HttpState, headers: &HeaderMap) -> Result<(), Response> {
     if same(given.as_bytes(), token.as_bytes()) {
         Ok(())
     } else {
-        Err((
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer")],
-            "missing or wrong bearer token\n",
-        )
-            .into_response())
+        Err(Box::new(
+            (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                "missing or wrong bearer token\n",
+            )
+                .into_response(),
+        ))
     }
 }
 
@@ -115,11 +119,7 @@ async fn metrics(State(st): State<Arc<HttpState>>) -> Response {
         .read()
         .unwrap_or_else(|p| p.into_inner())
         .prometheus();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        text,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 async fn pending(State(st): State<Arc<HttpState>>) -> Response {
@@ -144,7 +144,7 @@ struct Why {
 
 async fn set_kill(st: &HttpState, headers: &HeaderMap, state: KillState, why: Why) -> Response {
     if let Err(r) = authorized(st, headers) {
-        return r;
+        return *r;
     }
     let (tx, rx) = oneshot::channel();
     let cmd = Command::Kill {
@@ -163,7 +163,11 @@ async fn set_kill(st: &HttpState, headers: &HeaderMap, state: KillState, why: Wh
     }
 }
 
-async fn halt(State(st): State<Arc<HttpState>>, headers: HeaderMap, Query(w): Query<Why>) -> Response {
+async fn halt(
+    State(st): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Query(w): Query<Why>,
+) -> Response {
     set_kill(&st, &headers, KillState::Halted, w).await
 }
 
@@ -175,13 +179,17 @@ async fn reduce_only(
     set_kill(&st, &headers, KillState::ReduceOnly, w).await
 }
 
-async fn resume(State(st): State<Arc<HttpState>>, headers: HeaderMap, Query(w): Query<Why>) -> Response {
+async fn resume(
+    State(st): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    Query(w): Query<Why>,
+) -> Response {
     set_kill(&st, &headers, KillState::Active, w).await
 }
 
 async fn reload(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Response {
     if let Err(r) = authorized(&st, &headers) {
-        return r;
+        return *r;
     }
     let (tx, rx) = oneshot::channel();
     if st.cmds.send(Command::Reload { reply: tx }).await.is_err() {

@@ -134,14 +134,25 @@ pub async fn observe(
         .unwrap_or(now)
         .min(now);
     let since = oldest - 10 * 60_000;
+    // A venue's deposits and withdrawals only matter to the legs through it: a venue with none is not asked
+    // (its ledger endpoint is expensive on Hyperliquid's rate limit).
+    let busy: BTreeSet<&str> = legs
+        .iter()
+        .filter(|l| l.stage != Stage::Done)
+        .map(|l| l.venue.as_str())
+        .collect();
     let venue_reads = world.venues.iter().map(|(name, link)| {
         let mkts = markets.get(name).cloned().unwrap_or_default();
+        let busy = busy.contains(name.as_str());
         async move {
-            let transfers = link
-                .venue
-                .transfers_since(since)
-                .await
-                .map_err(|e| e.to_string())?;
+            let transfers = if busy {
+                link.venue
+                    .transfers_since(since)
+                    .await
+                    .map_err(|e| e.to_string())?
+            } else {
+                Vec::new()
+            };
             let mut mids = BTreeMap::new();
             for m in mkts {
                 let d = link.venue.depth(&m, 1).await.map_err(|e| e.to_string())?;
@@ -166,7 +177,11 @@ pub async fn observe(
 
 /// Legs whose withdrawal has already reached the destination balance as read (arrived, possibly not yet
 /// confirmed): they no longer credit the destination. Each arrival serves at most one leg.
-pub fn arrived_legs(legs: &[Leg], view: &WorldView, claimed: &BTreeSet<String>) -> BTreeSet<String> {
+pub fn arrived_legs(
+    legs: &[Leg],
+    view: &WorldView,
+    claimed: &BTreeSet<String>,
+) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let mut used: BTreeSet<String> = claimed.clone();
     for l in legs {
@@ -245,7 +260,10 @@ pub fn pending(
             if amount.is_zero() {
                 continue;
             }
-            *out.entry(key.chain).or_default().entry(key.asset).or_default() += amount;
+            *out.entry(key.chain)
+                .or_default()
+                .entry(key.asset)
+                .or_default() += amount;
         }
     }
     Ok(out)

@@ -99,7 +99,9 @@ fn starting_balances(
             (None, Some(v), _) => v,
             (None, None, TargetSpec::Amount(a)) => a,
             (None, None, TargetSpec::WeightBps(w)) => {
-                p.value * Decimal::from(w) / Decimal::from(10_000) / cfg.service.price(&pos.key.asset)
+                p.value * Decimal::from(w)
+                    / Decimal::from(10_000)
+                    / cfg.service.price(&pos.key.asset)
             }
         };
         out.insert(pos.key.clone(), v);
@@ -224,7 +226,8 @@ pub async fn connect_paper(
         }
         match &v.settings {
             VenueSettings::Binance(_) => {
-                let link = paper_binance(cfg, vi, &v.name, markets, &chains, &clock, &mut pw).await?;
+                let link =
+                    paper_binance(cfg, vi, &v.name, markets, &chains, &clock, &mut pw).await?;
                 venues.insert(
                     v.name.clone(),
                     VenueLink {
@@ -236,7 +239,8 @@ pub async fn connect_paper(
                 );
             }
             VenueSettings::Hyperliquid(_) => {
-                let client = paper_hyperliquid(cfg, vi, &v.name, markets, &chains, &clock, &mut pw).await?;
+                let client =
+                    paper_hyperliquid(cfg, vi, &v.name, markets, &chains, &clock, &mut pw).await?;
                 venues.insert(
                     v.name.clone(),
                     VenueLink {
@@ -318,9 +322,13 @@ async fn paper_binance(
     let secret = random_text(64, b"0123456789abcdef");
     let server_cfg = ServerConfig::new(exchange, vec![ApiKeyCfg::hmac("paper", &api_key, &secret)]);
     let server = Arc::new(
-        bn_server::spawn_with_clock(server_cfg, "127.0.0.1:0".parse().expect("addr"), clock.clone())
-            .await
-            .map_err(|e| WorldError::Paper(format!("local Binance server: {e}")))?,
+        bn_server::spawn_with_clock(
+            server_cfg,
+            "127.0.0.1:0".parse().expect("addr"),
+            clock.clone(),
+        )
+        .await
+        .map_err(|e| WorldError::Paper(format!("local Binance server: {e}")))?,
     );
     let mut net_map = BTreeMap::new();
     let mut withdraw_addresses = Vec::new();
@@ -357,7 +365,13 @@ async fn paper_binance(
     for (ci, (chain, (network, assets))) in bridged.into_iter().enumerate() {
         let link = &chains[&chain];
         let ledger = link.ledger.as_ref().expect("paper chains are simulated");
-        let (payer, _) = hot_wallet(&link.cfg, ledger, HOT_WALLET_KEY + (vi as u32) * 256 + ci as u32, clock).await?;
+        let (payer, _) = hot_wallet(
+            &link.cfg,
+            ledger,
+            HOT_WALLET_KEY + (vi as u32) * 256 + ci as u32,
+            clock,
+        )
+        .await?;
         nets.push(BinanceNetwork {
             network,
             assets,
@@ -441,7 +455,13 @@ async fn paper_hyperliquid(
         .with_clock(clock.clone());
     if let Some(link) = arb {
         let ledger = link.ledger.as_ref().expect("paper chains are simulated");
-        let (payer, _) = hot_wallet(&link.cfg, ledger, HOT_WALLET_KEY + (vi as u32) * 256 + 255, clock).await?;
+        let (payer, _) = hot_wallet(
+            &link.cfg,
+            ledger,
+            HOT_WALLET_KEY + (vi as u32) * 256 + 255,
+            clock,
+        )
+        .await?;
         pw.tasks.push(
             Bridge::Hyperliquid {
                 server: server.clone(),
@@ -469,7 +489,8 @@ fn spawn_flows(
     // (recording column, ledger, token, decimals, account)
     let mut cols = Vec::new();
     for pos in &cfg.positions {
-        let (Some(i), Some(link)) = (rec.position_index(&pos.key), chains.get(&pos.key.chain)) else {
+        let (Some(i), Some(link)) = (rec.position_index(&pos.key), chains.get(&pos.key.chain))
+        else {
             continue;
         };
         let (Some(ledger), Some(t)) = (link.ledger.clone(), link.cfg.token(&pos.key.asset)) else {
@@ -486,7 +507,9 @@ fn spawn_flows(
             let (prev, row) = (rec.row(t - 1), rec.row(t));
             for (i, ledger, token, dec, account) in &cols {
                 let delta = crate::model::floor_dp((row[*i] - prev[*i]).abs(), *dec);
-                let Some(raw) = to_raw(delta, *dec) else { continue };
+                let Some(raw) = to_raw(delta, *dec) else {
+                    continue;
+                };
                 if row[*i] > prev[*i] {
                     ledger.mint(*token, *account, raw);
                 } else {
@@ -494,6 +517,8 @@ fn spawn_flows(
                 }
             }
         }
-        tracing::info!("paper: the flow recording has ended; balances change only by rebalancing now");
+        tracing::info!(
+            "paper: the flow recording has ended; balances change only by rebalancing now"
+        );
     })
 }

@@ -144,7 +144,9 @@ pub struct Status {
 }
 
 fn esc(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', " ")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', " ")
 }
 
 struct Prom {
@@ -198,17 +200,49 @@ impl Status {
                 })
                 .collect()
         };
-        p.gauge("position_balance", "Settled balance in asset units.", &pos(&|x| to_f64(x.balance)));
-        p.gauge("position_pending", "Signed amount in flight, asset units.", &pos(&|x| to_f64(x.pending)));
-        p.gauge("position_target", "Target in asset units.", &pos(&|x| x.target));
-        p.gauge("position_error", "Target value minus value, base units.", &pos(&|x| x.error));
+        p.gauge(
+            "position_balance",
+            "Settled balance in asset units.",
+            &pos(&|x| to_f64(x.balance)),
+        );
+        p.gauge(
+            "position_pending",
+            "Signed amount in flight, asset units.",
+            &pos(&|x| to_f64(x.pending)),
+        );
+        p.gauge(
+            "position_target",
+            "Target in asset units.",
+            &pos(&|x| x.target),
+        );
+        p.gauge(
+            "position_error",
+            "Target value minus value, base units.",
+            &pos(&|x| x.error),
+        );
         p.gauge("pid_p", "Proportional term, base units.", &pos(&|x| x.p));
         p.gauge("pid_i", "Integral term, base units.", &pos(&|x| x.i));
         p.gauge("pid_d", "Derivative term, base units.", &pos(&|x| x.d));
-        p.gauge("commanded", "Commanded move, base units (+ receives).", &pos(&|x| x.commanded));
-        p.gauge("applied", "Move the planner routed, base units.", &pos(&|x| x.applied));
-        p.gauge("position_stale", "1 when the balance is stale or its read failed.", &pos(&|x| f64::from(u8::from(x.stale))));
-        p.gauge("portfolio_value", "Portfolio value, base units.", &[(vec![], self.portfolio_value)]);
+        p.gauge(
+            "commanded",
+            "Commanded move, base units (+ receives).",
+            &pos(&|x| x.commanded),
+        );
+        p.gauge(
+            "applied",
+            "Move the planner routed, base units.",
+            &pos(&|x| x.applied),
+        );
+        p.gauge(
+            "position_stale",
+            "1 when the balance is stale or its read failed.",
+            &pos(&|x| f64::from(u8::from(x.stale))),
+        );
+        p.gauge(
+            "portfolio_value",
+            "Portfolio value, base units.",
+            &[(vec![], self.portfolio_value)],
+        );
         let v = |f: &dyn Fn(&VenueStatus) -> f64| -> Vec<(Vec<(&str, &str)>, f64)> {
             self.venues
                 .iter()
@@ -216,36 +250,84 @@ impl Status {
                 .collect()
         };
         p.counter("orders_total", "Orders placed.", &v(&|x| x.orders as f64));
-        p.counter("replaces_total", "Orders repriced.", &v(&|x| x.replaces as f64));
+        p.counter(
+            "replaces_total",
+            "Orders repriced.",
+            &v(&|x| x.replaces as f64),
+        );
         p.counter("cancels_total", "Cancels sent.", &v(&|x| x.cancels as f64));
-        p.counter("fills_total", "Fills counted by auctions.", &v(&|x| x.fills as f64));
-        p.counter("rejects_total", "Requests the venue refused (post-only crossings excepted).", &v(&|x| x.rejects as f64));
-        p.counter("venue_errors_total", "Venue calls that failed (transport, unknown outcome).", &v(&|x| x.errors as f64));
-        p.counter("rate_limited_total", "Venue calls refused for rate limits.", &v(&|x| x.rate_limited as f64));
-        p.gauge("rate_limit_headroom", "Share of the tightest rate budget left.", &v(&|x| x.headroom));
-        p.gauge("venue_up", "1 when the last read of the venue succeeded.", &v(&|x| f64::from(u8::from(x.ok))));
+        p.counter(
+            "fills_total",
+            "Fills counted by auctions.",
+            &v(&|x| x.fills as f64),
+        );
+        p.counter(
+            "rejects_total",
+            "Requests the venue refused (post-only crossings excepted).",
+            &v(&|x| x.rejects as f64),
+        );
+        p.counter(
+            "venue_errors_total",
+            "Venue calls that failed (transport, unknown outcome).",
+            &v(&|x| x.errors as f64),
+        );
+        p.counter(
+            "rate_limited_total",
+            "Venue calls refused for rate limits.",
+            &v(&|x| x.rate_limited as f64),
+        );
+        p.gauge(
+            "rate_limit_headroom",
+            "Share of the tightest rate budget left.",
+            &v(&|x| x.headroom),
+        );
+        p.gauge(
+            "venue_up",
+            "1 when the last read of the venue succeeded.",
+            &v(&|x| f64::from(u8::from(x.ok))),
+        );
         let mids: Vec<(Vec<(&str, &str)>, f64)> = self
             .venues
             .iter()
             .flat_map(|x| {
-                x.mids
-                    .iter()
-                    .map(move |(m, p)| (vec![("venue", x.name.as_str()), ("market", m.as_str())], to_f64(*p)))
+                x.mids.iter().map(move |(m, p)| {
+                    (
+                        vec![("venue", x.name.as_str()), ("market", m.as_str())],
+                        to_f64(*p),
+                    )
+                })
             })
             .collect();
-        p.gauge("venue_mid", "Mid price of each market the routes use.", &mids);
+        p.gauge(
+            "venue_mid",
+            "Mid price of each market the routes use.",
+            &mids,
+        );
         let c: Vec<(Vec<(&str, &str)>, f64)> = self
             .chains
             .iter()
             .map(|x| (vec![("chain", x.name.as_str())], f64::from(u8::from(x.ok))))
             .collect();
-        p.gauge("chain_up", "1 when the last balance read of the chain succeeded.", &c);
+        p.gauge(
+            "chain_up",
+            "1 when the last balance read of the chain succeeded.",
+            &c,
+        );
         let age: Vec<(Vec<(&str, &str)>, f64)> = self
             .chains
             .iter()
-            .map(|x| (vec![("chain", x.name.as_str())], x.age_ms.unwrap_or(0) as f64 / 1000.0))
+            .map(|x| {
+                (
+                    vec![("chain", x.name.as_str())],
+                    x.age_ms.unwrap_or(0) as f64 / 1000.0,
+                )
+            })
             .collect();
-        p.gauge("chain_head_age_seconds", "Age of the block balances were read at.", &age);
+        p.gauge(
+            "chain_head_age_seconds",
+            "Age of the block balances were read at.",
+            &age,
+        );
         let mut stages: BTreeMap<&str, f64> = BTreeMap::new();
         for s in [
             Stage::Planned,
@@ -270,30 +352,91 @@ impl Status {
         p.gauge("legs", "Unsettled legs by stage.", &st);
         let k = &self.counters;
         p.counter("cycles_total", "Cycles run.", &[(vec![], k.cycles as f64)]);
-        p.counter("cycle_errors_total", "Cycles that failed.", &[(vec![], k.cycle_errors as f64)]);
-        p.counter("errors_total", "Errors of any kind (reads, steps).", &[(vec![], k.errors as f64)]);
-        p.counter("legs_started_total", "Legs started.", &[(vec![], k.legs_started as f64)]);
-        p.counter("legs_done_total", "Legs completed.", &[(vec![], k.legs_done as f64)]);
-        p.counter("legs_failed_total", "Legs failed.", &[(vec![], k.legs_failed as f64)]);
-        p.counter("legs_expired_total", "Legs expired (alerts).", &[(vec![], k.legs_expired as f64)]);
-        p.counter("reloads_total", "Configuration reloads applied.", &[(vec![], k.reloads as f64)]);
-        p.counter("reload_errors_total", "Configuration reloads refused.", &[(vec![], k.reload_errors as f64)]);
-        p.gauge("cycle_seconds", "Duration of the last cycle.", &[(vec![], self.last_cycle_seconds)]);
-        p.gauge("cycle_cpu_seconds", "CPU work of the last cycle (network waits excluded).", &[(vec![], self.last_cycle_cpu_seconds)]);
-        p.gauge("value_moved_today", "Value of the legs started today (UTC), base units.", &[(vec![], to_f64(self.value_moved_today))]);
+        p.counter(
+            "cycle_errors_total",
+            "Cycles that failed.",
+            &[(vec![], k.cycle_errors as f64)],
+        );
+        p.counter(
+            "errors_total",
+            "Errors of any kind (reads, steps).",
+            &[(vec![], k.errors as f64)],
+        );
+        p.counter(
+            "legs_started_total",
+            "Legs started.",
+            &[(vec![], k.legs_started as f64)],
+        );
+        p.counter(
+            "legs_done_total",
+            "Legs completed.",
+            &[(vec![], k.legs_done as f64)],
+        );
+        p.counter(
+            "legs_failed_total",
+            "Legs failed.",
+            &[(vec![], k.legs_failed as f64)],
+        );
+        p.counter(
+            "legs_expired_total",
+            "Legs expired (alerts).",
+            &[(vec![], k.legs_expired as f64)],
+        );
+        p.counter(
+            "reloads_total",
+            "Configuration reloads applied.",
+            &[(vec![], k.reloads as f64)],
+        );
+        p.counter(
+            "reload_errors_total",
+            "Configuration reloads refused.",
+            &[(vec![], k.reload_errors as f64)],
+        );
+        p.gauge(
+            "cycle_seconds",
+            "Duration of the last cycle.",
+            &[(vec![], self.last_cycle_seconds)],
+        );
+        p.gauge(
+            "cycle_cpu_seconds",
+            "CPU work of the last cycle (network waits excluded).",
+            &[(vec![], self.last_cycle_cpu_seconds)],
+        );
+        p.gauge(
+            "value_moved_today",
+            "Value of the legs started today (UTC), base units.",
+            &[(vec![], to_f64(self.value_moved_today))],
+        );
         let b: Vec<(Vec<(&str, &str)>, f64)> = self
             .breakers
             .iter()
-            .map(|x| (vec![("breaker", x.name.as_str())], f64::from(u8::from(x.tripped))))
+            .map(|x| {
+                (
+                    vec![("breaker", x.name.as_str())],
+                    f64::from(u8::from(x.tripped)),
+                )
+            })
             .collect();
         p.gauge("breaker_tripped", "1 while a breaker holds new moves.", &b);
-        let ks = self.kill.as_ref().map(|k| k.state.as_str()).unwrap_or("active");
+        let ks = self
+            .kill
+            .as_ref()
+            .map(|k| k.state.as_str())
+            .unwrap_or("active");
         let kill: Vec<(Vec<(&str, &str)>, f64)> = ["active", "reduce_only", "halted"]
             .iter()
             .map(|s| (vec![("state", *s)], f64::from(u8::from(*s == ks))))
             .collect();
-        p.gauge("kill_switch", "The kill switch's state (1 for the current one).", &kill);
-        p.gauge("alerts", "Alerts open (expired or failed legs).", &[(vec![], self.alerts.len() as f64)]);
+        p.gauge(
+            "kill_switch",
+            "The kill switch's state (1 for the current one).",
+            &kill,
+        );
+        p.gauge(
+            "alerts",
+            "Alerts open (expired or failed legs).",
+            &[(vec![], self.alerts.len() as f64)],
+        );
         p.out
     }
 

@@ -57,11 +57,17 @@ pub struct World {
 #[derive(Debug, thiserror::Error)]
 pub enum WorldError {
     #[error("{0}")]
-    Chain(#[from] ChainError),
+    Chain(Box<ChainError>),
     #[error("venue {venue}: {reason}")]
     Venue { venue: String, reason: String },
     #[error("paper mode: {0}")]
     Paper(String),
+}
+
+impl From<ChainError> for WorldError {
+    fn from(e: ChainError) -> Self {
+        WorldError::Chain(Box::new(e))
+    }
 }
 
 /// The first signing account of a chain.
@@ -70,10 +76,10 @@ pub fn our_account(c: &ChainCfg) -> Result<Address, WorldError> {
         .next()
         .map(|a| a.address)
         .ok_or_else(|| {
-            WorldError::Chain(ChainError::NoSigner {
+            WorldError::Chain(Box::new(ChainError::NoSigner {
                 chain: c.name.clone(),
                 account: "(none configured)".parse().unwrap_or(Address::ZERO),
-            })
+            }))
         })
 }
 
@@ -133,8 +139,7 @@ impl World {
                 venue: v.name.clone(),
                 reason,
             };
-            let (client, networks): (Arc<dyn Venue>, BTreeMap<String, String>) = match &v.settings
-            {
+            let (client, networks): (Arc<dyn Venue>, BTreeMap<String, String>) = match &v.settings {
                 VenueSettings::Binance(s) => (
                     Arc::new(
                         BinanceClient::from_config(v)
@@ -157,9 +162,7 @@ impl World {
                     )
                 }
                 VenueSettings::Sim(_) => {
-                    return Err(err(
-                        "simulated venues are not traded by the service".into(),
-                    ));
+                    return Err(err("simulated venues are not traded by the service".into()));
                 }
             };
             venues.insert(

@@ -230,7 +230,8 @@ impl Journal {
             let mut st = c.prepare(&format!(
                 "SELECT id, body FROM leg {clause} ORDER BY created_ms, id"
             ))?;
-            let rows = st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows =
+                st.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
             let mut out = Vec::new();
             for row in rows {
                 let (id, body) = row?;
@@ -242,10 +243,7 @@ impl Journal {
 
     /// Legs not done: working, failed or expired (their funds still count where they are).
     pub fn unsettled_legs(&self) -> Result<Vec<Leg>, StoreError> {
-        self.legs_where(&format!(
-            "WHERE stage != '{}'",
-            Stage::Done.as_str()
-        ))
+        self.legs_where(&format!("WHERE stage != '{}'", Stage::Done.as_str()))
     }
 
     /// Every leg.
@@ -392,10 +390,12 @@ impl Journal {
     /// A named value.
     pub fn kv(&self, name: &str) -> Result<Option<String>, StoreError> {
         self.read(|c| {
-            Ok(c.query_row("SELECT value FROM kv WHERE name = ?1", params![name], |r| {
-                r.get(0)
-            })
-            .optional()?)
+            Ok(
+                c.query_row("SELECT value FROM kv WHERE name = ?1", params![name], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
         })
     }
 
@@ -524,10 +524,16 @@ mod tests {
         let j = Journal::open_in_memory().unwrap();
         let s = stamp(&j);
         j.save_new_legs(&[leg("l1"), leg("l2")], &s, 10).unwrap();
-        assert!(j.save_new_legs(&[leg("l1")], &s, 11).is_err(), "a leg id is written once");
+        assert!(
+            j.save_new_legs(&[leg("l1")], &s, 11).is_err(),
+            "a leg id is written once"
+        );
         let mut l = j.leg("l1").unwrap().unwrap();
-        l.apply(&crate::service::leg::LegEvent::Failed { reason: "x".into() }, 12)
-            .unwrap();
+        l.apply(
+            &crate::service::leg::LegEvent::Failed { reason: "x".into() },
+            12,
+        )
+        .unwrap();
         j.save_leg(&l, "leg.failed", &serde_json::json!({}), &s, 12)
             .unwrap();
         assert_eq!(j.leg("l1").unwrap().unwrap().stage, Stage::Failed);
@@ -548,12 +554,18 @@ mod tests {
         let s = stamp(&j);
         j.record_order("bn", "abc", "USDCUSDT", "sell", "1", "5", &s, 1)
             .unwrap();
-        assert!(j.record_order("bn", "abc", "USDCUSDT", "sell", "1", "5", &s, 2).is_err());
+        assert!(
+            j.record_order("bn", "abc", "USDCUSDT", "sell", "1", "5", &s, 2)
+                .is_err()
+        );
         assert!(j.order_sent("bn", "abc").unwrap());
         assert!(!j.order_sent("hl", "abc").unwrap());
         j.save_new_legs(&[leg("l1"), leg("l2")], &s, 10).unwrap();
         assert!(j.claim("deposit", "bn:7", "l1", &s, 11).unwrap());
-        assert!(j.claim("deposit", "bn:7", "l1", &s, 12).unwrap(), "idempotent");
+        assert!(
+            j.claim("deposit", "bn:7", "l1", &s, 12).unwrap(),
+            "idempotent"
+        );
         assert!(!j.claim("deposit", "bn:7", "l2", &s, 12).unwrap());
     }
 
@@ -561,11 +573,23 @@ mod tests {
     fn writes_need_the_current_fence() {
         let j = Journal::open_in_memory().unwrap();
         let s = stamp(&j);
-        let _b = j.acquire_lease("daemon", "other", "v1", 10_000, 20_000).unwrap();
+        let _b = j
+            .acquire_lease("daemon", "other", "v1", 10_000, 20_000)
+            .unwrap();
         assert!(matches!(
             j.save_new_legs(&[leg("l1")], &s, 20_001),
             Err(StoreError::Fenced { .. })
         ));
-        assert_eq!(j.begin_cycle(&Stamp { fence: None, ..s.clone() }, 1).unwrap(), 1);
+        assert_eq!(
+            j.begin_cycle(
+                &Stamp {
+                    fence: None,
+                    ..s.clone()
+                },
+                1
+            )
+            .unwrap(),
+            1
+        );
     }
 }
