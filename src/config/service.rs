@@ -636,9 +636,9 @@ dev_key = 1
 
     #[test]
     fn every_key_is_read_and_checked_with_its_line() {
-        let src = base()
+        let src = "mode = \"paper\"\n".to_string()
+            + &base()
             + r#"
-mode = "paper"
 [service]
 journal = "j.db"
 http_listen = "127.0.0.1:0"
@@ -687,10 +687,12 @@ balances = { "arb/USDC" = "50", USDT = "1" }
         // Without an explicit mode the file stays valid for other commands; the service reports it.
         let c = Config::parse(
             "c.toml",
-            &base().replace(
-                "kind = \"sim\"",
-                "kind = \"evm\"\nrpc_url = \"http://127.0.0.1:1\"",
-            ),
+            &base()
+                .replace(
+                    "kind = \"sim\"",
+                    "kind = \"evm\"\nrpc_url = \"http://127.0.0.1:1\"\nconfirmations = 1\nmax_fee_gwei = 100\nmax_priority_fee_gwei = 2",
+                )
+                .replace("dev_key = 1", "key_env = \"ARB_KEY\""),
         )
         .unwrap();
         assert_eq!(c.service.mode_problems.len(), 1);
