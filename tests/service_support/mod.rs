@@ -55,8 +55,8 @@ max_consecutive_rejects = 50
 stale_balance_age = "60s"
 
 [service.auction]
-start_bps = 10
-floor_bps = -10
+start_bps = 2
+floor_bps = 10
 duration = "2s"
 step = "200ms"
 taker = "500ms"
@@ -67,7 +67,7 @@ deposit_delay = "200ms"
 withdraw_delay = "200ms"
 withdraw_fee = "1"
 withdraw_min = "10"
-balances = {{ "eth/USDC" = "300000", "arb/USDC" = "100000", "eth/USDT" = "100000", "arb/USDT" = "300000" }}
+balances = {{ "eth/USDC" = "350000", "arb/USDC" = "150000", "eth/USDT" = "100000", "arb/USDT" = "200000" }}
 
 [[venue]]
 name = "bn_a"
@@ -143,7 +143,19 @@ pub fn write_config(dir: &Path, text: &str) -> PathBuf {
     p
 }
 
+/// Log to the test's output (`RUST_LOG`, default warnings).
+pub fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
 pub async fn start(cfg_path: &Path) -> Service {
+    logs();
     let cfg = Config::load(cfg_path).unwrap_or_else(|e| panic!("{e}"));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Service::start(cfg, clock, StartOptions::default())
@@ -155,6 +167,7 @@ pub async fn start(cfg_path: &Path) -> Service {
 pub async fn rounds(svc: &mut Service, d: Duration) {
     let end = tokio::time::Instant::now() + d;
     while tokio::time::Instant::now() < end {
+        svc.renew_lease().expect("lease");
         svc.round().await.expect("round");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -164,6 +177,7 @@ pub async fn rounds(svc: &mut Service, d: Duration) {
 pub async fn settle(svc: &mut Service, limit: Duration) -> bool {
     let end = tokio::time::Instant::now() + limit;
     while tokio::time::Instant::now() < end {
+        svc.renew_lease().expect("lease");
         svc.round().await.expect("round");
         let open = svc
             .journal
