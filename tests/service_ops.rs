@@ -182,8 +182,13 @@ fn the_daemon_over_http_with_a_token_that_never_leaks() {
         .args(["--http", &format!("127.0.0.1:{port}")])
         .env("BALLAST_TEST_TOKEN", TOKEN)
         .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        // Files, not pipes: a pipe nobody reads fills up and blocks the daemon's logging.
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.path().join("daemon.out")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("daemon.err")).unwrap(),
+        ))
         .spawn()
         .unwrap();
     let mut outputs = Vec::new();
@@ -250,21 +255,15 @@ fn the_daemon_over_http_with_a_token_that_never_leaks() {
         libc_kill(daemon.id() as i32, 2);
     }
     let status = wait_timeout(&mut daemon, Duration::from_secs(60));
-    assert_eq!(status, Some(0), "a clean stop on SIGINT");
-    let mut so = String::new();
-    let mut se = String::new();
-    daemon
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut so)
-        .unwrap();
-    daemon
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut se)
-        .unwrap();
+    let so = std::fs::read_to_string(dir.path().join("daemon.out")).unwrap();
+    let se = std::fs::read_to_string(dir.path().join("daemon.err")).unwrap();
+    let tail: Vec<&str> = se.lines().rev().take(40).collect();
+    assert_eq!(
+        status,
+        Some(0),
+        "a clean stop on SIGINT; log tail (newest first):\n{}",
+        tail.join("\n")
+    );
     assert!(se.contains("stopped"), "{se}");
     assert!(
         so.contains("position"),

@@ -904,7 +904,7 @@ impl Service {
                         rejects: s.rejects.load(r),
                         errors: s.errors.load(r),
                         rate_limited: s.rate_limited.load(r),
-                        fills: 0,
+                        fills: s.fills.load(r),
                         mids: read
                             .and_then(|r| r.as_ref().ok())
                             .map(|v| v.mids.clone())

@@ -109,6 +109,16 @@ enum Step {
 }
 
 impl Driver<'_> {
+    /// Count fills folded into a leg, for the venue's metrics.
+    fn count_fills(&self, venue: &str, n: usize) {
+        if let Some(v) = self.world.venues.get(venue) {
+            v.venue
+                .stats
+                .fills
+                .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     fn now(&self) -> TimestampMs {
         self.clock.now_ms()
     }
@@ -647,6 +657,7 @@ impl Driver<'_> {
                 let mut canceled = false;
                 match *r {
                     Ok(report) => {
+                        self.count_fills(&leg.venue, report.fills.len());
                         swap.add_fills(
                             report
                                 .fills
@@ -759,6 +770,7 @@ impl Driver<'_> {
             .collect();
         let seen: Decimal = ours.iter().map(|f| f.qty).sum();
         if seen >= executed {
+            self.count_fills(&leg.venue, ours.len());
             swap.add_fills(
                 ours.iter()
                     .map(|f| (f.price, f.qty, f.fee, f.fee_asset.as_str())),

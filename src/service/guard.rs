@@ -25,6 +25,8 @@ pub struct VenueStats {
     pub rejects: AtomicU64,
     pub errors: AtomicU64,
     pub rate_limited: AtomicU64,
+    /// Fills of our orders folded into legs.
+    pub fills: AtomicU64,
     /// Rejections in a row (post-only crossings and IOCs without a match are part of working an order,
     /// not rejections); reset by an accepted request.
     pub consecutive_rejects: AtomicU32,
