@@ -13,7 +13,7 @@ use clap::Args;
 
 use super::CliError;
 use super::status_cmd::{Endpoint, get};
-use crate::chain::{IntentId, TxStatus};
+use crate::chain::{ChainError, IntentId, TxStatus};
 use crate::config::Config;
 use crate::config::service::Mode;
 use crate::exec::{Clock, SystemClock};
@@ -46,6 +46,26 @@ async fn direct(cfg: &Config) -> Result<observe::PendingMap, Vec<String>> {
     let mut legs = journal.unsettled_legs().map_err(|e| vec![e.to_string()])?;
     let markets = std::collections::BTreeMap::new();
     let view = observe::observe(&world, &legs, &markets, clock.now_ms()).await;
+    // A daemon killed between broadcasting a deposit and recording it leaves a planned leg whose deposit
+    // intent is in the chain journal: that money is in flight. Its intent id is derived from the leg.
+    for l in legs.iter_mut().filter(|l| l.stage == Stage::Planned) {
+        let Some(c) = world.chains.get(&l.from.chain) else {
+            continue;
+        };
+        let id = IntentId::derive(
+            c.chain.name(),
+            c.chain.chain_id(),
+            &format!("leg:{}:deposit", l.id),
+        );
+        match c.chain.status(&id).await {
+            Ok(_) => {
+                l.stage = Stage::DepositSubmitted;
+                l.deposit_tx = Some(id.as_str().to_string());
+            }
+            Err(ChainError::UnknownIntent { .. }) => {}
+            Err(e) => return Err(vec![format!("chain {}: {e}", c.chain.name())]),
+        }
+    }
     // Deposits the daemon may not have seen mined yet: their block decides whether the source balance
     // already shows them.
     for l in legs
