@@ -111,7 +111,13 @@ fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let journal = Journal::open(dir.path().join("bench.db")).unwrap();
     let lease = journal
-        .acquire_lease("daemon", "bench", cfg.version(), 3_600_000, 0)
+        .acquire_lease(
+            "daemon",
+            "bench",
+            cfg.version(),
+            1_000_000_000_000_000,
+            1_800_000_000_000,
+        )
         .unwrap();
     let stamp = Stamp {
         actor: "bench".into(),

@@ -17,7 +17,7 @@ use crate::chain::{ChainError, IntentId, TxStatus};
 use crate::config::Config;
 use crate::config::service::Mode;
 use crate::exec::{Clock, SystemClock};
-use crate::service::leg::Stage;
+use crate::service::leg::{FundsAt, Stage};
 use crate::service::observe;
 use crate::service::world::World;
 use crate::store::{Journal, Stamp};
@@ -60,6 +60,7 @@ async fn direct(cfg: &Config) -> Result<observe::PendingMap, Vec<String>> {
         match c.chain.status(&id).await {
             Ok(_) => {
                 l.stage = Stage::DepositSubmitted;
+                l.funds_at = FundsAt::ToVenue;
                 l.deposit_tx = Some(id.as_str().to_string());
             }
             Err(ChainError::UnknownIntent { .. }) => {}
