@@ -424,6 +424,16 @@ impl SimLedger {
         st.set_token(token, to, have + raw);
     }
 
+    /// Debit up to `raw` units of `token` from `from` (an outflow from outside: no transaction); returns
+    /// what was taken (never more than the balance).
+    pub fn burn(&self, token: Address, from: Address, raw: U256) -> U256 {
+        let mut st = self.state();
+        let have = st.token_balance(&token, &from).unwrap_or_default();
+        let take = raw.min(have);
+        st.set_token(token, from, have - take);
+        take
+    }
+
     /// Set an account's native balance, wei.
     pub fn set_native(&self, a: Address, wei: U256) {
         self.state().set_native(a, wei);

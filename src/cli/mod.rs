@@ -4,9 +4,13 @@
 pub mod auction_bench_cmd;
 pub mod backtest_cmd;
 pub mod config_cmd;
+pub mod once_cmd;
 pub mod order_cmd;
+pub mod pending_cmd;
 pub mod plan_cmd;
 pub mod record_cmd;
+pub mod run_cmd;
+pub mod status_cmd;
 pub mod synth_cmd;
 pub mod tune_cmd;
 pub mod venues_cmd;
@@ -56,6 +60,18 @@ pub enum Command {
     Order(Box<order_cmd::OrderArgs>),
     /// Execution quality: ballast's auction vs an immediate IOC vs a linear auction, on simulated markets.
     AuctionBench(auction_bench_cmd::AuctionBenchArgs),
+    /// The rebalancing daemon: a cycle every interval until SIGINT/SIGTERM (docs/SERVICE.md).
+    Run(run_cmd::RunArgs),
+    /// One cycle, for cron or a systemd timer; the exit code says what happened.
+    Once(once_cmd::OnceArgs),
+    /// Everything in flight as signed `{chain: {asset: amount}}` JSON; all or nothing.
+    Pending(pending_cmd::PendingArgs),
+    /// The running daemon's state.
+    Status(status_cmd::StatusArgs),
+    /// Halt the running daemon: cancel working orders, start nothing.
+    Halt(status_cmd::HaltArgs),
+    /// Resume the running daemon (or put it in reduce-only).
+    Resume(status_cmd::ResumeArgs),
     /// Replay a recording against the configuration and the baselines (none, threshold, p-only).
     Backtest(Box<backtest_cmd::BacktestArgs>),
     /// Search gains, deadband and clamp on a recording (train/test split) and write the winner.
@@ -82,6 +98,9 @@ pub enum CliError {
     Step(#[from] StepError),
     #[error("{0}")]
     Failed(String),
+    /// A failure with its own exit code (e.g. 6: another daemon holds the journal).
+    #[error("{message}")]
+    Exit { code: u8, message: String },
 }
 
 impl CliError {
@@ -89,6 +108,7 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Config(_) | CliError::Input(_) | CliError::Usage(_) => 2,
+            CliError::Exit { code, .. } => *code,
             _ => 1,
         }
     }
@@ -112,7 +132,13 @@ fn init_tracing(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    let _ = if cli.log_json {
+    let json = cli.log_json
+        || match &cli.command {
+            Command::Run(a) => run_cmd::wants_json_logs(&a.config),
+            Command::Once(a) => run_cmd::wants_json_logs(&a.config),
+            _ => false,
+        };
+    let _ = if json {
         builder.json().try_init()
     } else {
         builder.try_init()
@@ -141,6 +167,12 @@ pub fn run(cli: Cli) -> Result<ExitCode, CliError> {
         Command::Synth(args) => synth_cmd::run(args),
         Command::Order(args) => order_cmd::run(*args),
         Command::AuctionBench(args) => auction_bench_cmd::run(args),
+        Command::Run(args) => run_cmd::run(args),
+        Command::Once(args) => once_cmd::run(args),
+        Command::Pending(args) => pending_cmd::run(args),
+        Command::Status(args) => status_cmd::status(args),
+        Command::Halt(args) => status_cmd::halt(args),
+        Command::Resume(args) => status_cmd::resume(args),
         Command::Backtest(args) => backtest_cmd::run(*args),
         Command::Tune(args) => tune_cmd::run(*args),
         Command::Record(args) => record_cmd::run(args),

@@ -9,6 +9,7 @@ pub mod binance;
 pub mod chains;
 pub mod hyperliquid;
 pub mod reader;
+pub mod service;
 pub mod tune;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -55,6 +56,8 @@ pub struct Config {
     pub chains: Vec<chains::ChainCfg>,
     /// `[tune]`: the objective and search space of `ballast tune`.
     pub tune: tune::TuneCfg,
+    /// `mode`, `[service]` and `[paper]`: how the service runs.
+    pub service: service::ServiceCfg,
 }
 
 impl Config {
@@ -376,6 +379,7 @@ fn read_root(
     let chains = chains::read(&mut root, d);
     chains::check_positions(&chains, &positions, d);
     let tune = tune::read(&mut root, d);
+    let service = service::read(&mut root, d, path, &venues, &chains);
     root.finish(d);
 
     Some(Config {
@@ -389,6 +393,7 @@ fn read_root(
         venues,
         chains,
         tune,
+        service,
     })
 }
 

@@ -20,7 +20,7 @@ use std::time::Duration;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::model::{PositionKey, TimestampMs};
+use crate::model::{PositionKey, Side, TimestampMs};
 
 /// Where a leg is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -158,6 +158,120 @@ pub struct Leg {
     /// The funds started on the venue (a return leg): nothing to debit on a source chain.
     #[serde(default)]
     pub starts_on_venue: bool,
+    /// Value (base units) the planner moved with this leg.
+    #[serde(default)]
+    pub value: Decimal,
+    /// The cycle that planned it.
+    #[serde(default)]
+    pub cycle: u64,
+    /// The block that mined the deposit: source balances read at or after it already show it.
+    #[serde(default)]
+    pub deposit_block: Option<u64>,
+    /// The mined deposit transaction's hash.
+    #[serde(default)]
+    pub deposit_hash: Option<String>,
+    /// The venue's record of the credited deposit (claimed by this leg only).
+    #[serde(default)]
+    pub deposit_id: Option<String>,
+    /// The swap on the venue, once it started.
+    #[serde(default)]
+    pub swap: Option<SwapProgress>,
+    /// The withdrawal's idempotency key, journaled before the withdrawal is requested.
+    #[serde(default)]
+    pub withdraw_key: Option<String>,
+    /// The amount the withdrawal asks for (destination units, on the asset's decimals).
+    #[serde(default)]
+    pub withdraw_amount: Option<Decimal>,
+    /// When the withdrawal was (first) requested.
+    #[serde(default)]
+    pub withdraw_requested_ms: Option<TimestampMs>,
+    /// The destination chain's head when the withdrawal was requested: the arrival is at or after it.
+    #[serde(default)]
+    pub dest_from_block: Option<u64>,
+    /// The arrival that completed the leg.
+    #[serde(default)]
+    pub arrival: Option<ArrivalRef>,
+}
+
+/// The on-chain transfer that completed a leg.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ArrivalRef {
+    pub tx_hash: String,
+    pub log_index: u64,
+    pub block: u64,
+}
+
+/// The swap of a leg on its venue, worked in one or more auction attempts. Each attempt has its own intent
+/// (`{leg}:swap:{attempt}`), so client order ids never repeat across attempts; an attempt interrupted by a
+/// crash or a halt is folded in from the venue's own records before the next one starts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SwapProgress {
+    pub market: String,
+    pub side: Side,
+    /// Base and quote assets of the market (venue names).
+    pub base: String,
+    pub quote: String,
+    /// Base quantity to trade in total.
+    pub quantity: Decimal,
+    /// The current (or last) attempt.
+    pub attempt: u32,
+    /// The current attempt was started and not folded in yet.
+    pub open: bool,
+    /// Start of the current attempt.
+    pub started_ms: TimestampMs,
+    /// Base quantity filled by the folded attempts.
+    pub filled: Decimal,
+    /// Quote notional (price x qty) of those fills.
+    pub notional: Decimal,
+    /// Fees of those fills, per asset.
+    pub fees: std::collections::BTreeMap<String, Decimal>,
+    /// The reference price when the first attempt started (the benchmark of the swap's cost).
+    pub arrival_price: Option<Decimal>,
+}
+
+impl SwapProgress {
+    /// The intent of the current attempt (client order ids derive from it).
+    pub fn intent(&self, leg: &str) -> String {
+        format!("{leg}:swap:{}", self.attempt)
+    }
+
+    /// Base quantity still to trade.
+    pub fn remaining(&self) -> Decimal {
+        (self.quantity - self.filled).max(Decimal::ZERO)
+    }
+
+    fn fee(&self, asset: &str) -> Decimal {
+        self.fees.get(asset).copied().unwrap_or_default()
+    }
+
+    /// Source units spent and destination units received so far, net of fees. A sell gives base for
+    /// quote, a buy quote for base.
+    pub fn outcome(&self) -> (Decimal, Decimal) {
+        match self.side {
+            Side::Sell => (
+                self.filled + self.fee(&self.base),
+                self.notional - self.fee(&self.quote),
+            ),
+            Side::Buy => (
+                self.notional + self.fee(&self.quote),
+                self.filled - self.fee(&self.base),
+            ),
+        }
+    }
+
+    /// Count fills (price, qty, fee, fee asset) of an attempt.
+    pub fn add_fills<'a>(
+        &mut self,
+        fills: impl IntoIterator<Item = (Decimal, Decimal, Decimal, &'a str)>,
+    ) {
+        for (price, qty, fee, fee_asset) in fills {
+            self.filled += qty;
+            self.notional += price * qty;
+            if !fee.is_zero() {
+                *self.fees.entry(fee_asset.to_string()).or_default() += fee;
+            }
+        }
+    }
 }
 
 /// What happened to a leg.
@@ -183,6 +297,10 @@ pub enum LegEvent {
     Arrived,
     /// Something failed irrecoverably at this stage (the funds stay where they are).
     Failed { reason: String },
+    /// The deposit transaction can never be mined (dropped, or reverted): the funds never left the source.
+    DepositFailed { reason: String },
+    /// Reconciliation saw an expired leg move on: it goes back to the stage it expired in.
+    Reopened,
 }
 
 /// An event that does not fit the leg's state.
@@ -230,6 +348,17 @@ impl Leg {
             problem: None,
             stopped_in: None,
             starts_on_venue: false,
+            value: Decimal::ZERO,
+            cycle: 0,
+            deposit_block: None,
+            deposit_hash: None,
+            deposit_id: None,
+            swap: None,
+            withdraw_key: None,
+            withdraw_amount: None,
+            withdraw_requested_ms: None,
+            dest_from_block: None,
+            arrival: None,
         }
     }
 
@@ -252,6 +381,11 @@ impl Leg {
         l.received_out = Some(parent.remainder_in);
         l.starts_on_venue = true;
         l
+    }
+
+    /// The amount the withdrawal asks for, once decided.
+    pub fn withdraw_amount(&self) -> Option<Decimal> {
+        self.withdraw_amount
     }
 
     /// Is a swap part of this leg?
@@ -295,6 +429,16 @@ impl Leg {
                 self.problem = Some(reason.clone());
                 self.stopped_in = Some(s);
                 (S::Failed, self.funds_at)
+            }
+            (S::DepositSubmitted, E::DepositFailed { reason }) => {
+                self.problem = Some(reason.clone());
+                self.stopped_in = Some(S::DepositSubmitted);
+                (S::Failed, FundsAt::SourceChain)
+            }
+            (S::Expired, E::Reopened) if self.stopped_in.is_some() => {
+                let back = self.stopped_in.take().expect("checked");
+                self.problem = None;
+                (back, self.funds_at)
             }
             (s, e) => {
                 return Err(TransitionError {
@@ -346,7 +490,9 @@ impl Leg {
         };
         let mut src = Decimal::ZERO;
         let mut dst = Decimal::ZERO;
-        if effective == Stage::Planned {
+        if effective == Stage::Planned
+            || (self.funds_at == FundsAt::SourceChain && !self.starts_on_venue)
+        {
             // Nothing sent: no pending either way.
             return [(self.from.clone(), src), (self.to.clone(), dst)];
         }
@@ -373,6 +519,8 @@ fn event_name(e: &LegEvent) -> &'static str {
         LegEvent::Withdrawn { .. } => "withdrawn",
         LegEvent::Arrived => "arrived",
         LegEvent::Failed { .. } => "failed",
+        LegEvent::DepositFailed { .. } => "deposit_failed",
+        LegEvent::Reopened => "reopened",
     }
 }
 

@@ -89,6 +89,11 @@ CREATE TABLE tx_candidate (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        description: "service: legs, client order ids, claims, named values, cycles",
+        sql: super::service::MIGRATION_SQL,
+    },
 ];
 
 /// The highest applied version (0 for a new file).

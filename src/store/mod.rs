@@ -12,14 +12,13 @@
 //!   ballast is refused rather than misread;
 //! - [`audit`]: an append-only log of every action, each row stamped with the config version;
 //! - [`lease`]: one owner at a time, with expiry and a fencing token checked inside the writing transaction;
-//! - [`txlog`]: chain transaction intents and their signed candidates (issue 7).
-//!
-//! Rebalance legs, client order ids and the rest of the service's records (issue 8) are added as further
-//! migrations and modules on the same pieces.
+//! - [`txlog`]: chain transaction intents and their signed candidates (issue 7);
+//! - [`service`]: rebalance legs, client order ids, claims, named values and cycles (issue 8).
 
 pub mod audit;
 pub mod lease;
 pub mod migrate;
+pub mod service;
 pub mod txlog;
 
 use std::path::{Path, PathBuf};
@@ -222,7 +221,8 @@ impl Journal {
                 )));
             }
             txlog::check_invariants(c)
-        })
+        })?;
+        self.check_service_invariants()
     }
 
     /// Checkpoint the WAL into the main file (on shutdown; not required for durability).
