@@ -536,12 +536,9 @@ impl Planner {
             return None;
         }
         let value = amount * price_d;
-        let est_cost = value * r.cost_rate_d + r.fixed_cost;
-        let est_cost = if est_cost.scale() > 8 {
-            est_cost.round_dp(8)
-        } else {
-            est_cost
-        };
+        // An estimate: computed in f64 and stated to 8 decimals (exact decimal arithmetic here would round a
+        // product of up to 30 digits every order).
+        let est_cost = crate::model::dec_dp(to_f64(value) * r.cost_rate + r.fixed, 8).normalize();
         let receive_value = value - est_cost;
         let (sent, recv) = (to_f64(value), to_f64(receive_value));
         if recv <= 0.0 || sent < self.params.min_order_value {
