@@ -179,6 +179,8 @@ pub struct Planner {
     has_route_out: Vec<bool>,
     passive: Vec<bool>,
     passive_order: Vec<usize>,
+    /// Scratch: packed priority keys for sorting.
+    sort_keys: Vec<u128>,
 }
 
 /// How a candidate source ranks: (source tier, held rather than commanded, cost rate, -remaining excess);
@@ -230,6 +232,7 @@ impl Planner {
             has_route_out,
             passive: vec![false; n],
             passive_order: Vec::new(),
+            sort_keys: Vec::new(),
         }
     }
 
@@ -273,11 +276,12 @@ impl Planner {
     /// Route the commands of one step.
     pub fn plan(&mut self, step: &StepAudit, ctx: &PlanContext) -> Plan {
         let n = self.keys.len();
+        // Sized for the usual case up front: growing these vectors is a visible share of a large cycle.
         let mut plan = Plan {
-            orders: Vec::new(),
+            orders: Vec::with_capacity(n / 2),
             routed: vec![0.0; n],
-            skipped: Vec::new(),
-            misses: Vec::new(),
+            skipped: Vec::with_capacity(n / 2),
+            misses: Vec::with_capacity(n),
             held: None,
         };
         let eps = 1e-9 * step.portfolio_value.abs().max(1.0);
@@ -335,15 +339,23 @@ impl Planner {
                 self.available[k] = 0.0;
             }
         }
+        // Priority: higher tier first, then larger deficit, then lower index. Packed into one integer key per
+        // position (the bits of a non-negative f64 order like its value), so the sort compares integers.
         let (tiers, deficit) = (&self.tiers, &self.deficit);
-        let by_priority = |a: &usize, b: &usize| {
-            tiers[*b]
-                .cmp(&tiers[*a])
-                .then(deficit[*b].total_cmp(&deficit[*a]))
-                .then(a.cmp(b))
+        let key = |k: usize| -> u128 {
+            let d = deficit[k].max(0.0) + 0.0; // -0.0 and NaN become 0.0
+            (u128::from(u8::MAX - tiers[k]) << 96)
+                | (u128::from(u64::MAX - d.to_bits()) << 32)
+                | k as u128
         };
-        self.order.sort_unstable_by(by_priority);
-        passive_deficits.sort_unstable_by(by_priority);
+        let keys = &mut self.sort_keys;
+        for list in [&mut self.order, &mut passive_deficits] {
+            keys.clear();
+            keys.extend(list.iter().map(|&k| key(k)));
+            keys.sort_unstable();
+            list.clear();
+            list.extend(keys.iter().map(|x| (*x as u32) as usize));
+        }
         let active_count = self.order.len();
         self.order.extend_from_slice(&passive_deficits);
         self.passive_order = passive_deficits;
@@ -538,7 +550,7 @@ impl Planner {
         let value = amount * price_d;
         // An estimate: computed in f64 and stated to 8 decimals (exact decimal arithmetic here would round a
         // product of up to 30 digits every order).
-        let est_cost = crate::model::dec_dp(to_f64(value) * r.cost_rate + r.fixed, 8).normalize();
+        let est_cost = crate::model::dec_dp(to_f64(value) * r.cost_rate + r.fixed, 8);
         let receive_value = value - est_cost;
         let (sent, recv) = (to_f64(value), to_f64(receive_value));
         if recv <= 0.0 || sent < self.params.min_order_value {
