@@ -15,11 +15,9 @@ use crate::backtest::report;
 use crate::config::Config;
 use crate::model::parse_duration;
 
+/// The recording and the simulated execution, shared by `backtest` and `tune`.
 #[derive(Args, Debug)]
-pub struct BacktestArgs {
-    /// The configuration to test.
-    #[arg(long)]
-    pub config: PathBuf,
+pub struct ReplayArgs {
     /// Directory with balances.csv[.gz] (and optionally prices.csv, market.csv).
     #[arg(long)]
     pub recording: PathBuf,
@@ -29,9 +27,6 @@ pub struct BacktestArgs {
     /// Seed of the simulated markets.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Strategies to replay, comma separated: ballast, none, threshold, p-only.
-    #[arg(long, default_value = "ballast,none,threshold,p-only")]
-    pub strategies: String,
     /// From leaving the source chain to being credited on the venue.
     #[arg(long, default_value = "5m")]
     pub deposit_delay: String,
@@ -41,6 +36,30 @@ pub struct BacktestArgs {
     /// Skip and count bad rows of the recording instead of stopping at the first.
     #[arg(long)]
     pub skip_bad_rows: bool,
+}
+
+impl ReplayArgs {
+    /// The replay options these flags give.
+    pub fn options(&self) -> Result<ReplayOptions, CliError> {
+        options(
+            self.fill_model,
+            self.seed,
+            &self.deposit_delay,
+            &self.withdraw_delay,
+        )
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct BacktestArgs {
+    /// The configuration to test.
+    #[arg(long)]
+    pub config: PathBuf,
+    #[command(flatten)]
+    pub replay: ReplayArgs,
+    /// Strategies to replay, comma separated: ballast, none, threshold, p-only.
+    #[arg(long, default_value = "ballast,none,threshold,p-only")]
+    pub strategies: String,
     /// Write report.json, series.csv and SVG plots here.
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -115,10 +134,10 @@ pub fn read_recording(
 pub fn run(a: BacktestArgs) -> Result<ExitCode, CliError> {
     let cfg = Config::load(&a.config)?;
     let strategies = parse_strategies(&a.strategies)?;
-    let opts = options(a.fill_model, a.seed, &a.deposit_delay, &a.withdraw_delay)?;
+    let opts = a.replay.options()?;
     // Quiet inside: the count of skipped rows is printed once the progress bar is gone.
     let rec = with_progress(a.quiet, 0, "reading the recording", |_| {
-        read_recording(&a.recording, a.skip_bad_rows, true)
+        read_recording(&a.replay.recording, a.replay.skip_bad_rows, true)
     })?;
     if rec.skipped_rows > 0 && !a.quiet {
         eprintln!("skipped {} bad rows of the recording", rec.skipped_rows);
@@ -149,8 +168,8 @@ pub fn run(a: BacktestArgs) -> Result<ExitCode, CliError> {
             chrono::DateTime::from_timestamp_millis(*rec.times.last().expect("non-empty"))
                 .map(|t| t.to_rfc3339())
                 .unwrap_or_default(),
-            a.fill_model,
-            a.seed,
+            a.replay.fill_model,
+            a.replay.seed,
             started.elapsed().as_secs_f64()
         );
         print!("{}", report::side_by_side(&results));

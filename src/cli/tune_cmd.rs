@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::CliError;
-use super::backtest_cmd::{options, read_recording};
-use crate::backtest::replay::FillModel;
+use super::backtest_cmd::{ReplayArgs, read_recording};
+use super::plan_cmd::write_atomic;
 use crate::backtest::tune;
 use crate::config::Config;
 
@@ -18,25 +18,11 @@ pub struct TuneArgs {
     /// The configuration to tune (its `[tune]` section gives the weights and ranges).
     #[arg(long)]
     pub config: PathBuf,
-    /// Directory with balances.csv[.gz] (and optionally prices.csv, market.csv).
-    #[arg(long)]
-    pub recording: PathBuf,
+    #[command(flatten)]
+    pub replay: ReplayArgs,
     /// Candidates to evaluate (overrides `[tune] budget`).
     #[arg(long)]
     pub budget: Option<usize>,
-    /// `fast` (default, for many runs) or `book`.
-    #[arg(long, value_enum, default_value_t = FillModel::Fast)]
-    pub fill_model: FillModel,
-    /// Seed of the simulated markets (the search's own seed is `[tune] seed`).
-    #[arg(long, default_value_t = 1)]
-    pub seed: u64,
-    #[arg(long, default_value = "5m")]
-    pub deposit_delay: String,
-    #[arg(long, default_value = "5m")]
-    pub withdraw_delay: String,
-    /// Skip and count bad rows of the recording instead of stopping at the first.
-    #[arg(long)]
-    pub skip_bad_rows: bool,
     /// Where the winner's `[controller]` snippet goes.
     #[arg(long, default_value = "tuned.toml")]
     pub out: PathBuf,
@@ -51,13 +37,6 @@ pub struct TuneArgs {
     pub quiet: bool,
 }
 
-fn write(path: &std::path::Path, text: &str) -> Result<(), CliError> {
-    std::fs::write(path, text).map_err(|source| CliError::Io {
-        context: format!("writing {}", path.display()),
-        source,
-    })
-}
-
 pub fn run(a: TuneArgs) -> Result<ExitCode, CliError> {
     let mut cfg = Config::load(&a.config)?;
     if let Some(b) = a.budget {
@@ -66,8 +45,8 @@ pub fn run(a: TuneArgs) -> Result<ExitCode, CliError> {
         }
         cfg.tune.budget = b;
     }
-    let opts = options(a.fill_model, a.seed, &a.deposit_delay, &a.withdraw_delay)?;
-    let rec = read_recording(&a.recording, a.skip_bad_rows, a.quiet)?;
+    let opts = a.replay.options()?;
+    let rec = read_recording(&a.replay.recording, a.replay.skip_bad_rows, a.quiet)?;
     let bar = (!a.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
         let pb = indicatif::ProgressBar::new(cfg.tune.budget as u64);
         pb.set_style(
@@ -90,20 +69,18 @@ pub fn run(a: TuneArgs) -> Result<ExitCode, CliError> {
         pb.finish_and_clear();
     }
     let snippet = tune::snippet(&cfg, &result);
-    write(&a.out, &snippet)?;
+    write_atomic(&a.out, snippet.as_bytes())?;
     if let Some(path) = &a.write_config {
-        let text = std::fs::read_to_string(&a.config).map_err(|source| CliError::Io {
-            context: format!("reading {}", a.config.display()),
-            source,
-        })?;
+        let text = std::fs::read_to_string(&a.config)
+            .map_err(|e| CliError::io(format!("reading {}", a.config.display()), e))?;
         let out = tune::rewrite_config(&text, &result.best[0].params)
             .map_err(|e| CliError::Failed(format!("{}: {e}", a.config.display())))?;
-        write(path, &out)?;
+        write_atomic(path, out.as_bytes())?;
     }
     if let Some(path) = &a.json {
         let text = serde_json::to_string_pretty(&result)
             .map_err(|e| CliError::Failed(format!("tune result as JSON: {e}")))?;
-        write(path, &text)?;
+        write_atomic(path, text.as_bytes())?;
     }
     if !a.quiet {
         println!(
