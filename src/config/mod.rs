@@ -397,6 +397,28 @@ fn read_root(
     })
 }
 
+/// A share in (0, 1], or [0, 1] when `zero_ok`; `default` when absent or invalid (the error is reported).
+pub(crate) fn share_field(
+    o: &mut Obj,
+    d: &mut Diagnostics,
+    key: &str,
+    default: f64,
+    zero_ok: bool,
+) -> f64 {
+    let Some(f) = o.field(key) else {
+        return default;
+    };
+    match f64::from_field(&f, d) {
+        Some(v) if v <= 1.0 && (v > 0.0 || (zero_ok && v == 0.0)) => v,
+        Some(v) => {
+            let range = if zero_ok { "[0, 1]" } else { "(0, 1]" };
+            f.invalid(d, format!("{v} is not in {range}"));
+            default
+        }
+        None => default,
+    }
+}
+
 fn bps_field(o: &mut Obj, d: &mut Diagnostics, key: &str, min: u32, max: u32) -> Option<u32> {
     let f = o.field(key)?;
     let v = u32::from_field(&f, d)?;
@@ -479,29 +501,9 @@ fn read_controller(
     }
     let max_fee_bps = bps_field(&mut o, d, "max_fee_bps", 0, 10_000).unwrap_or(250);
     let settle_bps = bps_field(&mut o, d, "settle_bps", 0, 10_000).unwrap_or(0);
-    let deadband_scale = match o.field("deadband_scale") {
-        Some(f) => match f64::from_field(&f, d) {
-            Some(v) if v > 0.0 && v <= 1.0 => v,
-            Some(v) => {
-                f.invalid(d, format!("{v} is not in (0, 1]"));
-                1.0
-            }
-            None => 1.0,
-        },
-        None => 1.0,
-    };
+    let deadband_scale = share_field(&mut o, d, "deadband_scale", 1.0, false);
     let integrate_in_band = o.or(d, "integrate_in_band", false);
-    let steer_past = match o.field("steer_past") {
-        Some(f) => match f64::from_field(&f, d) {
-            Some(v) if (0.0..=1.0).contains(&v) => v,
-            Some(v) => {
-                f.invalid(d, format!("{v} is not in [0, 1]"));
-                0.0
-            }
-            None => 0.0,
-        },
-        None => 0.0,
-    };
+    let steer_past = share_field(&mut o, d, "steer_past", 0.0, true);
     let act_on = match o.field("act_on") {
         Some(f) => choice(
             &f,

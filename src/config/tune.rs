@@ -107,15 +107,7 @@ pub fn read(root: &mut Obj, d: &mut Diagnostics) -> TuneCfg {
             t.budget = v as usize;
         }
     }
-    if let Some(f) = o.field("train_share")
-        && let Some(v) = f64::from_field(&f, d)
-    {
-        if !(v > 0.0 && v <= 1.0) {
-            f.invalid(d, format!("{v} is not in (0, 1]"));
-        } else {
-            t.train_share = v;
-        }
-    }
+    t.train_share = super::share_field(&mut o, d, "train_share", t.train_share, false);
     if let Some(f) = o.field("seed")
         && let Some(v) = u64::from_field(&f, d)
     {
