@@ -146,10 +146,12 @@ pub fn run(a: BacktestArgs) -> Result<ExitCode, CliError> {
     let results: Vec<RunResult> =
         with_progress(a.quiet, strategies.len() as u64, "replaying", |bar| {
             use rayon::prelude::*;
+            // Converted once, shared by every strategy.
+            let prep = replay::Prepared::new(&cfg, &rec)?;
             strategies
                 .par_iter()
                 .map(|s| {
-                    let r = replay::run(&cfg, &rec, *s, &opts);
+                    let r = replay::run_prepared(&cfg, &prep, *s, &opts);
                     bar.set_message(format!("{} done", s.name()));
                     bar.inc(1);
                     r
