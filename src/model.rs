@@ -80,16 +80,42 @@ impl std::str::FromStr for Side {
     }
 }
 
+/// Powers of ten as f64, exact up to 1e22 (a table lookup instead of a `powi` library call on hot paths).
+pub(crate) const POW10: [f64; 29] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
+];
+
+/// 10^dp as f64 (`dp` up to 28, the most a Decimal carries).
+#[inline]
+pub(crate) fn pow10_f64(dp: u32) -> f64 {
+    POW10
+        .get(dp as usize)
+        .copied()
+        .unwrap_or_else(|| 10f64.powi(dp as i32))
+}
+
+/// `x` rounded half away from zero to an integer, for |x| < 2^63 (callers check). Integer conversions
+/// instead of `f64::round`, which is a library call on baseline x86-64.
+#[inline]
+pub(crate) fn round_i64(x: f64) -> i64 {
+    let t = x as i64; // truncates toward zero
+    let frac = x - t as f64; // exact for |x| < 2^52; 0 beyond (where x is already an integer)
+    if frac >= 0.5 {
+        t + 1
+    } else if frac <= -0.5 {
+        t - 1
+    } else {
+        t
+    }
+}
+
 /// Decimal to f64 for the control math. Values that do not fit become NaN, which the controller treats as
 /// bad data (it holds and says why) rather than a number.
 #[inline]
 pub fn to_f64(d: Decimal) -> f64 {
     // mantissa / 10^scale in one float division: within an ulp of the exact value, and an order of magnitude
     // faster than the exact conversion (which divides in u128).
-    const POW10: [f64; 29] = [
-        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-        1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
-    ];
     let m = d.mantissa();
     // Most mantissas fit in 64 bits, whose conversion is one instruction (i128's is a library call).
     let mf = if let Ok(m64) = i64::try_from(m) {
@@ -115,9 +141,9 @@ pub fn from_f64(x: f64) -> Option<Decimal> {
 /// otherwise. For simulated quantities and prices where an error in the last place does not matter.
 #[inline]
 pub fn dec_dp(x: f64, dp: u32) -> Decimal {
-    let scaled = (x * 10f64.powi(dp as i32)).round();
+    let scaled = x * pow10_f64(dp);
     if scaled.is_finite() && scaled.abs() < 9.0e18 {
-        Decimal::new(scaled as i64, dp)
+        Decimal::new(round_i64(scaled), dp)
     } else {
         from_f64(x).map(|d| d.round_dp(dp)).unwrap_or_default()
     }
@@ -252,6 +278,25 @@ mod tests {
                 let tol = exact.abs() * 4.0 * f64::EPSILON;
                 proptest::prop_assert!((fast - exact).abs() <= tol, "{d}: {fast} vs {exact}");
             }
+        }
+
+        /// The integer rounding agrees with `f64::round` (half away from zero) below 2^62, including exact
+        /// halves and values that are already integers.
+        #[test]
+        fn round_i64_matches_f64_round(x in -4.0e18f64..4.0e18, small in -1.0e6f64..1.0e6, k in -1_000_000i64..1_000_000) {
+            for v in [x, small, k as f64 + 0.5, k as f64 - 0.5, k as f64] {
+                proptest::prop_assert_eq!(round_i64(v), v.round() as i64, "{}", v);
+            }
+        }
+
+        /// `dec_dp` gives the value rounded to `dp` places: within half a unit of the last place (plus float
+        /// noise) of the exact decimal.
+        #[test]
+        fn dec_dp_rounds_to_the_grid(x in -1.0e9f64..1.0e9, dp in 0u32..=8) {
+            let d = dec_dp(x, dp);
+            proptest::prop_assert_eq!(d.scale(), dp);
+            let err = (to_f64(d) - x).abs();
+            proptest::prop_assert!(err <= 0.5 / pow10_f64(dp) + x.abs() * 1e-15, "{x} {dp} -> {d}");
         }
     }
 

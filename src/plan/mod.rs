@@ -167,20 +167,43 @@ pub struct Planner {
     pub venues: Vec<String>,
     pub venue_limits: Vec<u32>,
     pub params: PlanParams,
-    /// Routes into each position.
-    into: Vec<Vec<usize>>,
+    /// Routes into each position: `into_routes[into_start[d]..into_start[d + 1]]`, contiguous, with the
+    /// fields the route scan reads.
+    into_start: Vec<u32>,
+    into_routes: Vec<HotRoute>,
     // Scratch reused across cycles.
     order: Vec<usize>,
-    excess: Vec<f64>,
-    available: Vec<f64>,
+    /// Per position: what it can still send this cycle.
+    src: Vec<Source>,
     deficit: Vec<f64>,
     route_used: Vec<bool>,
     misses: Vec<(usize, RouteMiss)>,
     has_route_out: Vec<bool>,
-    passive: Vec<bool>,
     passive_order: Vec<usize>,
     /// Scratch: packed priority keys for sorting.
     sort_keys: Vec<u128>,
+}
+
+/// A route into a position, as the scan reads it.
+#[derive(Clone, Copy, Debug)]
+struct HotRoute {
+    index: u32,
+    from: u32,
+    venue: u32,
+    cost_rate: f64,
+    fixed: f64,
+}
+
+/// A position as a source this cycle.
+#[derive(Clone, Copy, Debug, Default)]
+struct Source {
+    /// What it may still send (base units): its commanded excess, or, held, its distance above target.
+    excess: f64,
+    /// What it holds settled (base units).
+    available: f64,
+    tier: u8,
+    /// Held by the controller: only the counterparty of a commanded move.
+    passive: bool,
 }
 
 /// How a candidate source ranks: (source tier, held rather than commanded, cost rate, -remaining excess);
@@ -214,6 +237,22 @@ impl Planner {
             into[r.to].push(i);
             has_route_out[r.from] = true;
         }
+        let mut into_start = Vec::with_capacity(n + 1);
+        let mut into_routes = Vec::with_capacity(routes.len());
+        for list in &into {
+            into_start.push(into_routes.len() as u32);
+            into_routes.extend(list.iter().map(|&i| {
+                let r = &routes[i];
+                HotRoute {
+                    index: i as u32,
+                    from: r.from as u32,
+                    venue: r.venue as u32,
+                    cost_rate: r.cost_rate,
+                    fixed: r.fixed,
+                }
+            }));
+        }
+        into_start.push(into_routes.len() as u32);
         Planner {
             keys: specs.iter().map(|s| s.key.clone()).collect(),
             tiers: specs.iter().map(|s| s.tier).collect(),
@@ -223,14 +262,19 @@ impl Planner {
             venue_limits: venues.iter().map(|v| v.1).collect(),
             venues: venues.into_iter().map(|v| v.0).collect(),
             params,
-            into,
+            into_start,
+            into_routes,
             order: Vec::with_capacity(n),
-            excess: vec![0.0; n],
-            available: vec![0.0; n],
+            src: specs
+                .iter()
+                .map(|s| Source {
+                    tier: s.tier,
+                    ..Source::default()
+                })
+                .collect(),
             deficit: vec![0.0; n],
             misses: Vec::new(),
             has_route_out,
-            passive: vec![false; n],
             passive_order: Vec::new(),
             sort_keys: Vec::new(),
         }
@@ -277,10 +321,12 @@ impl Planner {
     pub fn plan(&mut self, step: &StepAudit, ctx: &PlanContext) -> Plan {
         let n = self.keys.len();
         // Sized for the usual case up front: growing these vectors is a visible share of a large cycle.
+        // Every order closes a deficit, a source or a route, so the acting positions bound the usual count.
+        let acting = step.positions.iter().filter(|p| p.command != 0.0).count();
         let mut plan = Plan {
-            orders: Vec::with_capacity(n / 2),
+            orders: Vec::with_capacity(acting.max(4)),
             routed: vec![0.0; n],
-            skipped: Vec::with_capacity(n / 2),
+            skipped: Vec::with_capacity(acting.max(4)),
             misses: Vec::with_capacity(n),
             held: None,
         };
@@ -317,34 +363,35 @@ impl Planner {
                             | Hold::RefillOnly
                     )
                 );
-            self.passive[k] = held;
+            let src = &mut self.src[k];
+            src.passive = held;
             if held {
-                self.excess[k] = (-p.error).max(0.0);
+                src.excess = (-p.error).max(0.0);
                 self.deficit[k] = p.error.max(0.0);
                 if p.error > 0.0 {
                     passive_deficits.push(k);
                 }
             } else {
-                self.excess[k] = (-p.command).max(0.0);
+                src.excess = (-p.command).max(0.0);
                 self.deficit[k] = p.command.max(0.0);
                 if p.command > 0.0 {
                     self.order.push(k);
                 }
             }
-            if self.excess[k] > 0.0 {
+            src.available = if src.excess > 0.0 {
                 // Settled units the source can send: balance less what is already committed out of it.
                 let settled = to_f64(p.balance) + to_f64(p.pending).min(0.0);
-                self.available[k] = (settled * to_f64(p.price)).max(0.0);
+                (settled * to_f64(p.price)).max(0.0)
             } else {
-                self.available[k] = 0.0;
-            }
+                0.0
+            };
         }
         // Priority: higher tier first, then larger deficit, then lower index. Packed into one integer key per
         // position (the bits of a non-negative f64 order like its value), so the sort compares integers.
-        let (tiers, deficit) = (&self.tiers, &self.deficit);
+        let (src, deficit) = (&self.src, &self.deficit);
         let key = |k: usize| -> u128 {
             let d = deficit[k].max(0.0) + 0.0; // -0.0 and NaN become 0.0
-            (u128::from(u8::MAX - tiers[k]) << 96)
+            (u128::from(u8::MAX - src[k].tier) << 96)
                 | (u128::from(u64::MAX - d.to_bits()) << 32)
                 | k as u128
         };
@@ -371,6 +418,27 @@ impl Planner {
         for (v, c) in venue_count.iter_mut().enumerate() {
             *c = ctx.pending_orders.get(v).copied().flatten().unwrap_or(0);
         }
+        // What blocks a venue for the whole cycle, checked once rather than per route.
+        let venue_block = |v: usize| -> Option<RouteMiss> {
+            if ctx.declined.get(v).copied().unwrap_or(false) {
+                Some(RouteMiss::Declined)
+            } else if ctx.pending_orders.get(v).is_some_and(|c| c.is_none()) {
+                Some(RouteMiss::PendingUnknown)
+            } else {
+                None
+            }
+        };
+        let mut blocked_small = [None; 16];
+        let blocked_vec: Vec<Option<RouteMiss>>;
+        let blocked: &[Option<RouteMiss>] = if self.venues.len() <= 16 {
+            for (v, b) in blocked_small.iter_mut().enumerate().take(self.venues.len()) {
+                *b = venue_block(v);
+            }
+            &blocked_small[..self.venues.len()]
+        } else {
+            blocked_vec = (0..self.venues.len()).map(venue_block).collect();
+            &blocked_vec
+        };
         let mut budget = self
             .params
             .max_cycle_turnover
@@ -403,20 +471,19 @@ impl Planner {
                     break;
                 }
                 let mut best: Option<(usize, f64, SourceRank)> = None;
-                for &ri in &self.into[d] {
-                    let r = &self.routes[ri];
-                    let s = r.from;
-                    if d_passive && self.passive[s] {
+                let span = self.into_start[d] as usize..self.into_start[d + 1] as usize;
+                for r in &self.into_routes[span] {
+                    let (ri, s, venue) = (r.index as usize, r.from as usize, r.venue as usize);
+                    let src = self.src[s];
+                    if d_passive && src.passive {
                         continue;
                     }
-                    let miss = if self.excess[s] <= eps || self.available[s] <= eps {
+                    let miss = if src.excess <= eps || src.available <= eps {
                         Some(RouteMiss::NoExcess)
-                    } else if ctx.declined.get(r.venue).copied().unwrap_or(false) {
-                        Some(RouteMiss::Declined)
-                    } else if ctx.pending_orders.get(r.venue).is_some_and(|c| c.is_none()) {
-                        Some(RouteMiss::PendingUnknown)
-                    } else if venue_count[r.venue] >= self.venue_limits[r.venue] {
-                        Some(RouteMiss::PendingLimit(self.venue_limits[r.venue]))
+                    } else if let Some(m) = blocked[venue] {
+                        Some(m)
+                    } else if venue_count[venue] >= self.venue_limits[venue] {
+                        Some(RouteMiss::PendingLimit(self.venue_limits[venue]))
                     } else if self.route_used[ri] {
                         Some(RouteMiss::Used)
                     } else if budget <= eps {
@@ -430,15 +497,15 @@ impl Planner {
                     }
                     let gross = (need + r.fixed) / (1.0 - r.cost_rate).max(1e-9);
                     let send = gross
-                        .min(self.excess[s])
-                        .min(self.available[s])
+                        .min(src.excess)
+                        .min(src.available)
                         .min(p.max_order_value)
                         .min(budget);
                     if send < p.min_order_value || send <= eps {
                         self.misses.push((ri, RouteMiss::BelowMin { value: send }));
                         continue;
                     }
-                    let rate = r.cost(send) / send;
+                    let rate = (r.cost_rate * send + r.fixed) / send;
                     if rate > p.max_fee_rate + 1e-12 {
                         self.misses.push((
                             ri,
@@ -449,7 +516,7 @@ impl Planner {
                         continue;
                     }
                     // Lower source tier first, commanded sources before held ones, then cheaper, then larger.
-                    let key = (self.tiers[s], self.passive[s], rate, -self.excess[s]);
+                    let key = (src.tier, src.passive, rate, -src.excess);
                     let better = match &best {
                         None => true,
                         Some((_, _, bk)) => {
@@ -467,8 +534,8 @@ impl Planner {
                 match self.emit(ri, send, step) {
                     Some((o, sent, recv)) => {
                         let s = self.routes[ri].from;
-                        self.excess[s] -= sent;
-                        self.available[s] -= sent;
+                        self.src[s].excess -= sent;
+                        self.src[s].available -= sent;
                         self.deficit[d] -= recv;
                         budget -= sent;
                         venue_count[self.routes[ri].venue] += 1;
@@ -501,12 +568,12 @@ impl Planner {
 
         // Excess that found no deficit: say so; the controller sees the cut.
         for k in 0..n {
-            if step.positions[k].command < 0.0 && !self.passive[k] {
-                let unsent = self.excess[k];
+            if step.positions[k].command < 0.0 && !self.src[k].passive {
+                let unsent = self.src[k].excess;
                 if unsent > eps && unsent >= self.params.min_order_value {
                     let cause = if budget <= eps {
                         ExcessCause::TurnoverCap
-                    } else if self.available[k] <= eps {
+                    } else if self.src[k].available <= eps {
                         ExcessCause::NothingSettled
                     } else if !self.has_route_out[k] {
                         ExcessCause::NoRouteOut
@@ -540,11 +607,11 @@ impl Planner {
             Rounding::Up => {
                 // Up, but never beyond what the source may send.
                 let up = ceil_units(units, dp)?;
-                let cap = floor_units(self.available[r.from] / price, dp)?;
+                let cap = floor_units(self.src[r.from].available / price, dp)?;
                 up.min(cap.max(floor_units(units, dp)?))
             }
         };
-        if amount <= Decimal::ZERO {
+        if amount.is_zero() || amount.is_sign_negative() {
             return None;
         }
         let value = amount * price_d;
@@ -565,8 +632,8 @@ impl Planner {
             value,
             est_cost,
             receive_value,
-            from_held: self.passive[r.from],
-            to_held: self.passive[r.to],
+            from_held: self.src[r.from].passive,
+            to_held: self.src[r.to].passive,
         };
         Some((o, sent, recv))
     }
@@ -610,7 +677,7 @@ impl Planner {
                 misses,
                 ..
             } => {
-                if self.into[*position].is_empty() {
+                if self.into_start[*position] == self.into_start[*position + 1] {
                     return "no route leads to this position".into();
                 }
                 let mut parts: Vec<String> = Vec::new();
@@ -672,8 +739,9 @@ fn floor_units(x: f64, dp: u32) -> Option<Decimal> {
     if !x.is_finite() || x < 0.0 {
         return None;
     }
-    let m = (x * 10f64.powi(dp as i32) * (1.0 + 1e-12)).floor();
+    let m = x * crate::model::pow10_f64(dp) * (1.0 + 1e-12);
     if m < 9.0e15 {
+        // x >= 0: truncation is the floor (and cheaper than `f64::floor`, a library call on baseline x86-64).
         Some(Decimal::new(m as i64, dp))
     } else {
         Some(floor_dp(crate::model::from_f64(x)?, dp))
@@ -685,9 +753,10 @@ fn ceil_units(x: f64, dp: u32) -> Option<Decimal> {
     if !x.is_finite() || x < 0.0 {
         return None;
     }
-    let m = (x * 10f64.powi(dp as i32) * (1.0 - 1e-12)).ceil();
+    let m = x * crate::model::pow10_f64(dp) * (1.0 - 1e-12);
     if m < 9.0e15 {
-        Some(Decimal::new(m as i64, dp))
+        let t = m as i64;
+        Some(Decimal::new(if (t as f64) < m { t + 1 } else { t }, dp))
     } else {
         Some(
             crate::model::from_f64(x)?
