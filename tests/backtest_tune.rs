@@ -95,6 +95,47 @@ fn tune_is_deterministic_improves_on_the_start_and_writes_a_valid_config() {
 }
 
 #[test]
+fn tune_constraints_rank_feasible_candidates_first() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    synth(dir);
+    // Weights that would favour moving a lot, held back by the constraints.
+    let mut cfg = std::fs::read_to_string(dir.join("config.toml")).unwrap();
+    cfg.push_str(
+        "\n[tune]\nw_turnover = 0\nw_cost = 0\nw_shortfall = 0\nw_flips = 0\n\
+         max_turnover_vs_threshold = 1.0\nmax_flips = 0\n",
+    );
+    std::fs::write(dir.join("config.toml"), cfg).unwrap();
+    let r = tune(dir, "c");
+    let thr = r["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["strategy"] == "threshold")
+        .expect("threshold baseline");
+    let limit = thr["train"]["turnover"].as_f64().unwrap();
+    let best = r["best"].as_array().unwrap();
+    let feasible = |c: &serde_json::Value| c["train"]["feasible"].as_bool().unwrap();
+    // Feasible candidates first, and each one is within the constraints it was ranked by.
+    assert!(feasible(&best[0]), "some candidate meets the constraints");
+    let first_infeasible = best.iter().position(|c| !feasible(c)).unwrap_or(best.len());
+    assert!(best[first_infeasible..].iter().all(|c| !feasible(c)));
+    for c in &best[..first_infeasible] {
+        assert!(c["train"]["turnover"].as_f64().unwrap() <= limit + 1e-12);
+        assert_eq!(c["train"]["side_flips"], 0);
+    }
+    // Among the feasible, by J.
+    let j = |c: &serde_json::Value| c["train"]["j"].as_f64().unwrap();
+    assert!(
+        best[..first_infeasible]
+            .windows(2)
+            .all(|w| j(&w[0]) <= j(&w[1]))
+    );
+    // The threshold itself is feasible by definition (ratio 1).
+    assert!(thr["train"]["feasible"].as_bool().unwrap());
+}
+
+#[test]
 fn tune_reports_bad_ranges_with_their_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

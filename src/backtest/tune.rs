@@ -113,10 +113,13 @@ pub struct Score {
     pub cost_bps: f64,
     pub shortfall_events: u32,
     pub side_flips: u32,
+    /// Within the `[tune]` constraints (`max_turnover_vs_threshold`, `max_flips`).
+    pub feasible: bool,
 }
 
 impl Score {
-    pub fn of(r: &RunResult, t: &TuneCfg) -> Score {
+    /// Score a run; `max_turnover` is the turnover allowed on this part of the recording, if constrained.
+    pub fn of(r: &RunResult, t: &TuneCfg, max_turnover: Option<f64>) -> Score {
         let m = &r.total;
         let cost_bps = if m.mean_value > 0.0 {
             m.fees / m.mean_value * 10_000.0
@@ -128,6 +131,8 @@ impl Score {
             + t.w_cost * cost_bps
             + t.w_shortfall * f64::from(m.shortfall_events)
             + t.w_flips * f64::from(m.side_flips);
+        let feasible = max_turnover.is_none_or(|x| m.turnover <= x + 1e-12)
+            && t.max_flips.is_none_or(|x| m.side_flips <= x);
         Score {
             j,
             iae: m.iae,
@@ -135,6 +140,7 @@ impl Score {
             cost_bps,
             shortfall_events: m.shortfall_events,
             side_flips: m.side_flips,
+            feasible,
         }
     }
 }
@@ -204,6 +210,35 @@ pub fn tune(
         None => None,
     };
 
+    // The baselines first: the threshold's turnover bounds the candidates' when constrained.
+    let baseline_runs = [Strategy::Threshold, Strategy::POnly, Strategy::None]
+        .par_iter()
+        .map(|s| {
+            let tr = replay::run_prepared(cfg, &train_p, *s, opts)?;
+            let te = match &test_p {
+                Some(test) => Some(replay::run_prepared(cfg, test, *s, opts)?),
+                None => None,
+            };
+            Ok((*s, tr, te))
+        })
+        .collect::<Result<Vec<_>, BacktestError>>()?;
+    let limit = |threshold: &RunResult| {
+        t.max_turnover_vs_threshold
+            .map(|k| k * threshold.total.turnover)
+    };
+    let (train_limit, test_limit) = match baseline_runs.first() {
+        Some((_, tr, te)) => (limit(tr), te.as_ref().and_then(limit)),
+        None => (None, None),
+    };
+    let baselines: Vec<BaselineScore> = baseline_runs
+        .iter()
+        .map(|(s, tr, te)| BaselineScore {
+            strategy: *s,
+            train: Score::of(tr, t, train_limit),
+            test: te.as_ref().map(|te| Score::of(te, t, test_limit)),
+        })
+        .collect();
+
     let budget = t.budget.max(1);
     let done = std::sync::atomic::AtomicUsize::new(0);
     let eval = |ps: &[Params]| -> Result<Vec<Candidate>, BacktestError> {
@@ -214,7 +249,7 @@ pub fn tune(
                 progress(n, budget);
                 Ok(Candidate {
                     params: *p,
-                    train: Score::of(&r, t),
+                    train: Score::of(&r, t, train_limit),
                     test: None,
                 })
             })
@@ -275,12 +310,12 @@ pub fn tune(
         .expect("the current parameters are evaluated first");
     let mut to_test: Vec<Params> = best.iter().map(|c| c.params).collect();
     to_test.push(current);
-    let test_scores: Vec<Option<Score>> = match &test {
+    let test_scores: Vec<Option<Score>> = match &test_p {
         Some(test) => to_test
             .par_iter()
             .map(|p| {
-                replay::run(&p.apply(cfg), test, Strategy::Ballast, opts)
-                    .map(|r| Some(Score::of(&r, t)))
+                replay::run_prepared(&p.apply(cfg), test, Strategy::Ballast, opts)
+                    .map(|r| Some(Score::of(&r, t, test_limit)))
             })
             .collect::<Result<_, _>>()?,
         None => vec![None; to_test.len()],
@@ -292,21 +327,6 @@ pub fn tune(
         test: *test_scores.last().expect("current"),
         ..current_train
     };
-    let baselines = [Strategy::Threshold, Strategy::POnly, Strategy::None]
-        .par_iter()
-        .map(|s| {
-            let tr = replay::run_prepared(cfg, &train_p, *s, opts)?;
-            let te = match &test_p {
-                Some(test) => Some(Score::of(&replay::run_prepared(cfg, test, *s, opts)?, t)),
-                None => None,
-            };
-            Ok(BaselineScore {
-                strategy: *s,
-                train: Score::of(&tr, t),
-                test: te,
-            })
-        })
-        .collect::<Result<Vec<_>, BacktestError>>()?;
     Ok(TuneResult {
         best,
         current,
@@ -318,12 +338,13 @@ pub fn tune(
     })
 }
 
-/// Best (lowest J) first; ties by parameters so the order is deterministic.
+/// Feasible before infeasible, then best (lowest J) first; ties by parameters so the order is deterministic.
 fn sort(all: &mut [Candidate]) {
     all.sort_by(|a, b| {
-        a.train
-            .j
-            .total_cmp(&b.train.j)
+        b.train
+            .feasible
+            .cmp(&a.train.feasible)
+            .then(a.train.j.total_cmp(&b.train.j))
             .then(a.params.kp.total_cmp(&b.params.kp))
             .then(a.params.ki.total_cmp(&b.params.ki))
             .then(a.params.kd.total_cmp(&b.params.kd))
@@ -427,6 +448,13 @@ pub fn snippet(cfg: &Config, r: &TuneResult) -> String {
         w.train.shortfall_events,
         w.train.side_flips
     );
+    if !w.train.feasible {
+        let _ = writeln!(
+            s,
+            "# No candidate met the [tune] constraints (max_turnover_vs_threshold, max_flips): this is the best \
+             of the infeasible ones."
+        );
+    }
     if let Some(te) = w.test {
         let _ = writeln!(
             s,
@@ -519,6 +547,11 @@ pub fn table(r: &TuneResult) -> String {
             None => Default::default(),
         };
         let shown = te.unwrap_or(tr);
+        let name = if tr.feasible {
+            name.to_string()
+        } else {
+            format!("{name}*")
+        };
         let _ = writeln!(
             s,
             "{name:<10} {a:>6} {b:>6} {c:>6} {d:>5} {e:>6} {f:>6} {g:>5} {h:>4} | {:>8.3} {:>8} {:>7.3} {:>8.3} {:>6} {:>5}",
@@ -550,7 +583,7 @@ pub fn table(r: &TuneResult) -> String {
     }
     let _ = writeln!(
         s,
-        "(IAE, turnover, shortfalls and flips on the test part when there is one; {} candidates; train {} snapshots, test {})",
+        "(IAE, turnover, shortfalls and flips on the test part when there is one; * outside the [tune] constraints; {} candidates; train {} snapshots, test {})",
         r.evaluated, r.train_snapshots, r.test_snapshots
     );
     s

@@ -6,6 +6,8 @@
 //! w_cost = 0.05             #     + w_shortfall * shortfall events + w_flips * side flips
 //! w_shortfall = 0.01
 //! w_flips = 0.5
+//! max_turnover_vs_threshold = 1.0  # optional constraint: no more turnover than the threshold baseline
+//! max_flips = 0             # optional constraint: at most this many side flips
 //! budget = 256              # candidates evaluated (random search, then local refinement)
 //! train_share = 0.7         # the first 70 % of the recording trains, the rest tests
 //! seed = 1
@@ -29,6 +31,11 @@ pub struct TuneCfg {
     pub w_cost: f64,
     pub w_shortfall: f64,
     pub w_flips: f64,
+    /// Constraint: a candidate moving more than this multiple of the `threshold` baseline's turnover (on the
+    /// same part of the recording) is infeasible; infeasible candidates rank after every feasible one.
+    pub max_turnover_vs_threshold: Option<f64>,
+    /// Constraint: at most this many side flips.
+    pub max_flips: Option<u32>,
     pub budget: usize,
     pub train_share: f64,
     pub seed: u64,
@@ -60,6 +67,8 @@ impl Default for TuneCfg {
             w_cost: 0.05,
             w_shortfall: 0.01,
             w_flips: 0.5,
+            max_turnover_vs_threshold: None,
+            max_flips: None,
             budget: 256,
             train_share: 0.7,
             seed: 1,
@@ -97,6 +106,20 @@ pub fn read(root: &mut Obj, d: &mut Diagnostics) -> TuneCfg {
                 *slot = v;
             }
         }
+    }
+    if let Some(f) = o.field("max_turnover_vs_threshold")
+        && let Some(v) = f64::from_field(&f, d)
+    {
+        if v <= 0.0 || !v.is_finite() {
+            f.invalid(d, format!("{v} is not a positive multiple"));
+        } else {
+            t.max_turnover_vs_threshold = Some(v);
+        }
+    }
+    if let Some(f) = o.field("max_flips")
+        && let Some(v) = u32::from_field(&f, d)
+    {
+        t.max_flips = Some(v);
     }
     if let Some(f) = o.field("budget")
         && let Some(v) = u32::from_field(&f, d)
@@ -198,9 +221,14 @@ mod tests {
         assert_eq!(c.tune, super::TuneCfg::default());
         let c = Config::parse(
             "t.toml",
-            &format!("{BASE}[tune]\nw_turnover = 2\nbudget = 64\nkp = [0.1, 0.9]\nkd = 0\n"),
+            &format!(
+                "{BASE}[tune]\nw_turnover = 2\nbudget = 64\nkp = [0.1, 0.9]\nkd = 0\n\
+                 max_turnover_vs_threshold = 1.5\nmax_flips = 0\n"
+            ),
         )
         .unwrap();
+        assert_eq!(c.tune.max_turnover_vs_threshold, Some(1.5));
+        assert_eq!(c.tune.max_flips, Some(0));
         assert_eq!(c.tune.w_turnover, 2.0);
         assert_eq!(c.tune.budget, 64);
         assert_eq!(c.tune.kp, (0.1, 0.9));
@@ -212,7 +240,8 @@ mod tests {
         let e = Config::parse(
             "t.toml",
             &format!(
-                "{BASE}[tune]\nw_cost = -1\nkp = [0.9, 0.1]\nki = [0, 200]\nbudget = 0\nwhat = 1\n"
+                "{BASE}[tune]\nw_cost = -1\nkp = [0.9, 0.1]\nki = [0, 200]\nbudget = 0\nwhat = 1\n\
+                 max_turnover_vs_threshold = 0\nmax_flips = -1\n"
             ),
         )
         .unwrap_err()
@@ -223,6 +252,8 @@ mod tests {
             "t.toml:11: tune.ki: [0, 200] is outside [0, 100]",
             "t.toml:12: tune.budget: 0 is not in 1..=1000000",
             "t.toml:13: tune.what: unknown key",
+            "t.toml:14: tune.max_turnover_vs_threshold: 0 is not a positive multiple",
+            "t.toml:15: tune.max_flips:",
         ] {
             assert!(e.contains(want), "missing {want:?} in:\n{e}");
         }

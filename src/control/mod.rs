@@ -163,7 +163,8 @@ pub enum Hold {
     BelowMinOrder { value: f64, min: f64 },
     /// The balance is stale or its read failed.
     Stale,
-    /// Above target, and the controller acts on deficits only (`act_on = "deficits"`).
+    /// The controller acts on deficits only (`act_on = "deficits"`) and this position is above target, or its
+    /// command points down (an integral or derivative term outweighing a deficit).
     RefillOnly,
     /// The inputs are not usable numbers.
     BadData(&'static str),
@@ -184,7 +185,7 @@ impl fmt::Display for Hold {
                 write!(f, "move of {value:.2} is below min_order_value {min}")
             }
             Hold::RefillOnly => f.write_str(
-                "above target: the controller only refills deficits (act_on = \"deficits\")",
+                "the controller only refills deficits (act_on = \"deficits\"): no move down",
             ),
             Hold::Stale => f.write_str("balance is stale: holding, integral frozen"),
             Hold::BadData(what) => write!(f, "bad data: {what}"),
@@ -594,6 +595,17 @@ impl PortfolioComputer {
         let command = terms.output * v;
         audit.p = terms.p * v;
         audit.d = terms.d * v;
+        if self.params.deficits_only && command < 0.0 {
+            // Refill only: a position below target is never drawn down, whatever the integral or the
+            // derivative say (that would be a side flip); the integral must not wind up on it either.
+            st.integral = integral_before;
+            st.last_command = 0.0;
+            st.last_applied = 0.0;
+            audit.flags.set(Flags::INTEGRAL_FROZEN);
+            audit.i = st.integral * v;
+            audit.hold = Some(Hold::RefillOnly);
+            return audit;
+        }
         if terms.saturated {
             audit.flags.set(Flags::SATURATED);
         }

@@ -301,6 +301,27 @@ fn pending_amounts_count_in_the_measurement() {
 }
 
 proptest! {
+    /// `act_on = "deficits"`: whatever the path and gains, no command points down, and a position above
+    /// target is held (the integral and derivative of a drained, then refilled, position cannot flip it).
+    #[test]
+    fn refill_only_never_commands_down(
+        path in proptest::collection::vec(0.0f64..3000.0, 2..40),
+        kp in 0.05f64..1.0, ki in 0.0f64..1.0, kd in 0.0f64..1.0,
+    ) {
+        let mut p = params(kp, ki, kd);
+        p.deficits_only = true;
+        let mut c = PortfolioComputer::new(vec![spec("a", 1000.0), spec("b", 1000.0)], p);
+        for (i, b) in path.iter().enumerate() {
+            let a = c.step((i as i64 + 1) * HOUR, &obs(&[*b, 1000.0])).unwrap();
+            let pos = &a.positions[0];
+            prop_assert!(pos.command >= 0.0, "step {i}: command {} at balance {b}", pos.command);
+            if pos.command == 0.0 && pos.error < 0.0 {
+                prop_assert_eq!(pos.hold.clone(), Some(Hold::RefillOnly));
+            }
+            c.record_applied(&[pos.command, 0.0]);
+        }
+    }
+
     #[test]
     fn prop_output_never_beyond_the_clamp(
         kp in 0.0f64..=1.0, ki in 0.0f64..2.0, kd in 0.0f64..2.0,
