@@ -182,14 +182,16 @@ fn shipped_tuned_config_beats_threshold_on_the_shipped_recording() {
         .unwrap()
         .total;
     eprintln!("tuned {ours:?}\nthreshold {thr:?}\nuntuned {untuned:?}");
+    // Tuned for the least error at no more turnover than the threshold practice, with no side flips: at least
+    // 15 % less IAE (the goal is 30 %; not reached on this recording, see docs/BACKTEST.md).
     assert!(
-        ours.iae <= thr.iae,
+        ours.iae < 0.85 * thr.iae,
         "IAE {} vs threshold {}",
         ours.iae,
         thr.iae
     );
     assert!(
-        ours.turnover < 0.85 * thr.turnover,
+        ours.turnover <= thr.turnover,
         "turnover {} vs {}",
         ours.turnover,
         thr.turnover
