@@ -311,8 +311,40 @@ pub fn curve(
     if t == duration {
         return floor;
     }
+    if let Shape::Linear = shape
+        && let Some(p) = linear_fast(start, floor, t, duration)
+    {
+        return p;
+    }
     let x = Decimal::from(t) / Decimal::from(duration);
     start + (floor - start) * shape.progress(x)
+}
+
+/// The linear curve in integer arithmetic: `start + (floor - start) * t / duration` with one rounding (half
+/// away from zero, at 18 decimals or the inputs' scale if finer), for prices whose mantissas fit in 64 bits;
+/// `None` otherwise. A step computes it every `step_ms`, so it avoids the general 96-bit division.
+fn linear_fast(start: Decimal, floor: Decimal, t: i64, duration: i64) -> Option<Decimal> {
+    let scale = start.scale().max(floor.scale());
+    let out_scale = scale.max(18);
+    let widen = |d: Decimal| -> Option<i128> {
+        i128::from(i64::try_from(d.mantissa()).ok()?)
+            .checked_mul(10i128.checked_pow(out_scale - d.scale())?)
+    };
+    let (s, f) = (widen(start)?, widen(floor)?);
+    let num = (f - s).checked_mul(i128::from(t))?;
+    let d = i128::from(duration);
+    let (q, r) = (num / d, num % d);
+    // Half away from zero.
+    let q = if 2 * r.abs() >= d {
+        q + num.signum()
+    } else {
+        q
+    };
+    let m = s.checked_add(q)?;
+    if out_scale > 28 || m.unsigned_abs() >= 1u128 << 96 {
+        return None;
+    }
+    Some(Decimal::from_i128_with_scale(m, out_scale))
 }
 
 #[cfg(test)]
@@ -323,6 +355,28 @@ mod tests {
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
+    }
+
+    proptest::proptest! {
+        /// The integer linear curve is the exact value rounded once at 18 decimals: within that rounding (and
+        /// the general path's own 28-digit rounding) of the general path's result, and exactly the start and
+        /// the floor at the ends.
+        #[test]
+        fn linear_fast_matches_the_general_curve(
+            sm in 1i64..10_000_000_000, fm in 1i64..10_000_000_000, ss in 0u32..=10, fs in 0u32..=10,
+            t in 0i64..=1_000_000, d in 1i64..=1_000_000,
+        ) {
+            let (start, floor) = (Decimal::new(sm, ss), Decimal::new(fm, fs));
+            let t = t.min(d);
+            let fast = curve(start, floor, &Shape::Linear, t, d);
+            let x = Decimal::from(t) / Decimal::from(d);
+            let general = start + (floor - start) * x;
+            // The general path keeps 28 significant digits, so its own error grows with the price.
+            let tol = Decimal::new(6, 19) + general.abs() * Decimal::new(2, 27);
+            proptest::prop_assert!((fast - general).abs() <= tol, "{fast} vs {general}");
+            if t == 0 { proptest::prop_assert_eq!(fast, start); }
+            if t == d { proptest::prop_assert_eq!(fast, floor); }
+        }
     }
 
     #[test]

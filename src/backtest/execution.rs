@@ -34,6 +34,11 @@ pub trait ModelVenue {
     fn advance(&mut self, now: TimestampMs) -> Vec<Fill>;
     /// The book's top `levels` levels.
     fn depth(&self, levels: usize) -> Depth;
+    /// The best bid and ask (what the auction watches every step): `depth(1)`'s, without building it.
+    fn top(&self) -> (Option<Decimal>, Option<Decimal>) {
+        let d = self.depth(1);
+        (d.best_bid(), d.best_ask())
+    }
     fn rules(&self) -> &MarketRules;
 }
 
@@ -162,7 +167,8 @@ pub fn work_auction(
         for f in venue.advance(now) {
             a.handle(now, Event::Fill(f));
         }
-        a.handle(now, Event::from_depth(&venue.depth(1)));
+        let (best_bid, best_ask) = venue.top();
+        a.handle(now, Event::Book { best_bid, best_ask });
         a.handle(now, Event::Timer);
     }
     // Late fills (a fill racing the final cancel).
@@ -373,6 +379,10 @@ pub struct FastVenue {
     /// Log deviation of the mid from its start.
     x: f64,
     mid0: f64,
+    /// `mid0 * exp(x)`, worked out when first asked for after `x` moved (NaN until then).
+    mid: std::cell::Cell<f64>,
+    /// Makers' size per level from the touch outward.
+    level_qtys: Vec<f64>,
     now: TimestampMs,
     /// Time of the last model step.
     stepped: TimestampMs,
@@ -411,12 +421,17 @@ impl FastVenue {
             Toward::Passive,
         );
         let tick = to_f64(rules.next_price(at, true) - at).abs().max(1e-12);
+        let level_qtys = (0..liq.levels)
+            .map(|i| to_f64(liq.level_qty) * liq.level_growth.powi(i as i32))
+            .collect();
         FastVenue {
             rules,
             liq,
             rng: ChaCha8Rng::seed_from_u64(seed ^ 0xfa57),
             x: 0.0,
             mid0,
+            mid: std::cell::Cell::new(mid0),
+            level_qtys,
             now: start,
             stepped: start,
             order: None,
@@ -429,11 +444,27 @@ impl FastVenue {
     }
 
     fn mid(&self) -> f64 {
-        self.mid0 * self.x.exp()
+        let m = self.mid.get();
+        if !m.is_nan() {
+            return m;
+        }
+        let m = self.mid0 * self.x.exp();
+        self.mid.set(m);
+        m
+    }
+
+    /// Move the log deviation of the mid to `x`.
+    fn set_x(&mut self, x: f64) {
+        self.x = x;
+        self.mid.set(f64::NAN);
     }
 
     fn touch(&self) -> (f64, f64) {
-        let m = self.mid();
+        self.touch_at(self.mid())
+    }
+
+    /// The touch for a mid of `m` (a step computes its mid once).
+    fn touch_at(&self, m: f64) -> (f64, f64) {
         let hs = m * self.liq.half_spread_bps / 1e4;
         let bid = ((m - hs) / self.tick).floor() * self.tick;
         let mut ask = ((m + hs) / self.tick).ceil() * self.tick;
@@ -444,7 +475,10 @@ impl FastVenue {
     }
 
     fn level_qty(&self, i: u32) -> f64 {
-        to_f64(self.liq.level_qty) * self.liq.level_growth.powi(i as i32)
+        self.level_qtys
+            .get(i as usize)
+            .copied()
+            .unwrap_or_else(|| to_f64(self.liq.level_qty) * self.liq.level_growth.powi(i as i32))
     }
 
     /// The makers' liquidity on a side strictly better than `price`, and their size at `price` itself.
@@ -716,6 +750,14 @@ impl ModelVenue for FastVenue {
         std::mem::take(&mut self.fills)
     }
 
+    fn top(&self) -> (Option<Decimal>, Option<Decimal>) {
+        if self.liq.levels == 0 {
+            return (None, None);
+        }
+        let (bid, ask) = self.touch();
+        (Some(dec_dp(bid, 10)), Some(dec_dp(ask, 10)))
+    }
+
     fn depth(&self, levels: usize) -> Depth {
         let (bid, ask) = self.touch();
         let spacing = self.tick * f64::from(self.liq.level_spacing_ticks.max(1));
@@ -757,23 +799,25 @@ impl FastVenue {
             self.stepped += step;
             self.now = self.stepped;
             // The mid moves.
-            self.x = self.x * decay + normal.sample(&mut self.rng);
+            let mut x = self.x * decay + normal.sample(&mut self.rng);
             if jump_p > 0.0 && self.rng.random_bool(jump_p.min(1.0)) {
                 let size = -self.liq.jump_mean_bps / 1e4
                     * self.rng.random_range(f64::EPSILON..1.0f64).ln();
-                self.x += if self.rng.random_bool(0.5) {
+                x += if self.rng.random_bool(0.5) {
                     size
                 } else {
                     -size
                 };
             }
-            let Some(o) = self.order.clone() else {
+            self.set_x(x);
+            let Some((side, price)) = self.order.as_ref().map(|o| (o.side, o.price)) else {
                 continue;
             };
-            let p = to_f64(o.price);
-            let (bid, ask) = self.touch();
+            let p = to_f64(price);
+            let m = self.mid();
+            let (bid, ask) = self.touch_at(m);
             // The market moved through the order: the makers' new quotes trade with it.
-            let through = match o.side {
+            let through = match side {
                 Side::Sell => bid >= p - self.tick * 0.25,
                 Side::Buy => ask <= p + self.tick * 0.25,
             };
@@ -791,25 +835,25 @@ impl FastVenue {
                 }
                 arrivals += 1;
             }
-            let max_slip = self.liq.taker_max_slippage_bps / 1e4 * self.mid();
+            let max_slip = self.liq.taker_max_slippage_bps / 1e4 * m;
             for _ in 0..arrivals {
                 let buy = self
                     .rng
                     .random_bool(self.liq.taker_buy_share.clamp(0.0, 1.0));
-                let hits_us = matches!((o.side, buy), (Side::Sell, true) | (Side::Buy, false));
+                let hits_us = matches!((side, buy), (Side::Sell, true) | (Side::Buy, false));
                 if !hits_us {
                     continue;
                 }
-                let reachable = match o.side {
-                    Side::Sell => p <= (self.mid() + max_slip).max(ask),
-                    Side::Buy => p >= (self.mid() - max_slip).min(bid),
+                let reachable = match side {
+                    Side::Sell => p <= (m + max_slip).max(ask),
+                    Side::Buy => p >= (m - max_slip).min(bid),
                 };
                 if !reachable {
                     continue;
                 }
                 // A taker eats the better levels first (makers refill those), then the queue ahead of the order
                 // at its price (which only shrinks: refills queue behind it), then the order itself.
-                let mut size = self.sample_taker() - self.ahead(o.side, p).0;
+                let mut size = self.sample_taker() - self.ahead(side, p).0;
                 if size <= 0.0 {
                     continue;
                 }
