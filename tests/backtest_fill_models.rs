@@ -144,3 +144,74 @@ fn fast_model_matches_the_book_model() {
         );
     }
 }
+
+/// A recorded quote path (`market.csv` in a replay) moves both fill models' markets: an auction started after
+/// the recorded mid stepped from 1 to 0.97 trades near 0.97, not near the modelled mid.
+#[test]
+fn both_models_trade_at_the_recorded_quotes() {
+    use ballast::venue::sim::{MidSource, PathPoint};
+    let mut m = presets::binance_usdcusdt();
+    let step_at = T0 + 900_000;
+    let path = vec![
+        PathPoint {
+            ts: T0,
+            bid: 0.9999,
+            ask: 1.0001,
+        },
+        PathPoint {
+            ts: step_at,
+            bid: 0.9699,
+            ask: 0.9701,
+        },
+    ];
+    m.liquidity.as_mut().unwrap().mid = MidSource::Path(path.into());
+    let qty = Decimal::from(20_000);
+    let price = |o: &SwapOutcome| {
+        assert!(o.filled > Decimal::ZERO, "{o:?}");
+        ballast::model::to_f64(o.notional / o.filled)
+    };
+    for side in [Side::Sell, Side::Buy] {
+        for (start, near) in [(T0 + 600_000, 1.0), (step_at + 60_000, 0.97)] {
+            let mut ex = exchange(&m, 3);
+            ex.advance_to(start);
+            let mut bv = BookVenue::new(&mut ex, "me", &m.rules.market).unwrap();
+            let book = work_auction(
+                &mut bv,
+                side,
+                qty,
+                &Schedule::default(),
+                "b",
+                start,
+                500,
+                50,
+            )
+            .unwrap()
+            .0;
+            let mut fv = FastVenue::new(m.rules.clone(), m.liquidity.clone().unwrap(), 3, start);
+            let fast = work_auction(
+                &mut fv,
+                side,
+                qty,
+                &Schedule::default(),
+                "f",
+                start,
+                500,
+                50,
+            )
+            .unwrap()
+            .0;
+            for (name, o) in [("book", &book), ("fast", &fast)] {
+                let p = price(o);
+                assert!(
+                    (p - near).abs() < 0.002,
+                    "{name} {side:?} at {start}: traded at {p}, want ~{near}"
+                );
+                assert!(
+                    (ballast::model::to_f64(o.arrival) - near).abs() < 0.001,
+                    "{name}: arrival {}",
+                    o.arrival
+                );
+            }
+        }
+    }
+}

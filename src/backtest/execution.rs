@@ -383,6 +383,9 @@ pub struct FastVenue {
     mid: std::cell::Cell<f64>,
     /// Makers' size per level from the touch outward.
     level_qtys: Vec<f64>,
+    /// A recorded quote path (`MidSource::Path`) and the point in force; its quotes set the touch.
+    path: Option<(std::sync::Arc<[crate::venue::sim::PathPoint]>, usize)>,
+    touch_override: Option<(f64, f64)>,
     now: TimestampMs,
     /// Time of the last model step.
     stepped: TimestampMs,
@@ -410,10 +413,21 @@ struct Resting {
 impl FastVenue {
     /// A fast model of a market with its liquidity configuration, starting at `start` (seeded).
     pub fn new(rules: MarketRules, liq: LiquidityCfg, seed: u64, start: TimestampMs) -> FastVenue {
-        let mid0 = match &liq.mid {
-            MidSource::Walk { start } => *start,
-            MidSource::Path(p) => p.first().map(|p| (p.bid + p.ask) / 2.0).unwrap_or(1.0),
+        // A recorded path: the point in force at `start` (the first one before the path begins).
+        let path = match &liq.mid {
+            MidSource::Path(p) if !p.is_empty() => {
+                let ix = p.partition_point(|x| x.ts <= start).saturating_sub(1);
+                Some((p.clone(), ix))
+            }
+            _ => None,
         };
+        let point = path.as_ref().map(|(p, ix)| p[*ix]);
+        let mid0 = match (&liq.mid, point) {
+            (_, Some(p)) => (p.bid + p.ask) / 2.0,
+            (MidSource::Walk { start }, None) => *start,
+            (MidSource::Path(_), None) => 1.0,
+        };
+        let touch_override = point.filter(|p| p.ask > p.bid).map(|p| (p.bid, p.ask));
         // The grid step at the starting mid (one tick above the price at or below it).
         let at = rules.round_price(
             from_f64(mid0).unwrap_or(Decimal::ONE),
@@ -432,6 +446,8 @@ impl FastVenue {
             mid0,
             mid: std::cell::Cell::new(mid0),
             level_qtys,
+            path,
+            touch_override,
             now: start,
             stepped: start,
             order: None,
@@ -463,8 +479,11 @@ impl FastVenue {
         self.touch_at(self.mid())
     }
 
-    /// The touch for a mid of `m` (a step computes its mid once).
+    /// The touch for a mid of `m` (a step computes its mid once); a recorded quote's own bid and ask.
     fn touch_at(&self, m: f64) -> (f64, f64) {
+        if let Some(t) = self.touch_override {
+            return t;
+        }
         let hs = m * self.liq.half_spread_bps / 1e4;
         let bid = ((m - hs) / self.tick).floor() * self.tick;
         let mut ask = ((m + hs) / self.tick).ceil() * self.tick;
@@ -799,17 +818,27 @@ impl FastVenue {
             self.stepped += step;
             self.now = self.stepped;
             // The mid moves.
-            let mut x = self.x * decay + normal.sample(&mut self.rng);
-            if jump_p > 0.0 && self.rng.random_bool(jump_p.min(1.0)) {
-                let size = -self.liq.jump_mean_bps / 1e4
-                    * self.rng.random_range(f64::EPSILON..1.0f64).ln();
-                x += if self.rng.random_bool(0.5) {
-                    size
-                } else {
-                    -size
-                };
+            if let Some((path, ix)) = self.path.as_mut() {
+                // The recorded quotes move the market, not the random walk.
+                while *ix + 1 < path.len() && path[*ix + 1].ts <= self.stepped {
+                    *ix += 1;
+                }
+                let p = path[*ix];
+                self.mid.set((p.bid + p.ask) / 2.0);
+                self.touch_override = (p.ask > p.bid).then_some((p.bid, p.ask));
+            } else {
+                let mut x = self.x * decay + normal.sample(&mut self.rng);
+                if jump_p > 0.0 && self.rng.random_bool(jump_p.min(1.0)) {
+                    let size = -self.liq.jump_mean_bps / 1e4
+                        * self.rng.random_range(f64::EPSILON..1.0f64).ln();
+                    x += if self.rng.random_bool(0.5) {
+                        size
+                    } else {
+                        -size
+                    };
+                }
+                self.set_x(x);
             }
-            self.set_x(x);
             let Some((side, price)) = self.order.as_ref().map(|o| (o.side, o.price)) else {
                 continue;
             };

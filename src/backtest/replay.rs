@@ -34,7 +34,7 @@ use crate::engine::Engine;
 use crate::exec::MarketRules;
 use crate::model::{Side, TimestampMs, to_f64};
 use crate::plan::PlanContext;
-use crate::venue::sim::{MarketCfg, SimExchange, SimExchangeCfg, presets};
+use crate::venue::sim::{MarketCfg, MidSource, PathPoint, SimExchange, SimExchangeCfg, presets};
 
 /// Which fill model executes swaps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -209,23 +209,48 @@ struct Markets {
 
 const BOOK_ACCOUNT: &str = "backtest";
 
+/// Recorded quotes per (venue, market), as the liquidity model reads them.
+pub type QuotePaths = HashMap<(String, String), std::sync::Arc<[PathPoint]>>;
+
+/// The liquidity model of a market configured without one.
+fn default_liquidity(kind: VenueKind) -> crate::venue::sim::LiquidityCfg {
+    match kind {
+        VenueKind::Hyperliquid => presets::hyperliquid_usdt0_usdc(),
+        _ => presets::binance_usdcusdt(),
+    }
+    .liquidity
+    .expect("preset liquidity")
+}
+
 impl Markets {
     fn new(
         cfg: &Config,
         fill: FillModel,
         seed: u64,
         start: TimestampMs,
+        paths: &QuotePaths,
     ) -> Result<Markets, BacktestError> {
         let mut exchanges = Vec::new();
         let mut configs = Vec::new();
         for v in &cfg.venues {
-            let markets: Vec<MarketCfg> = match &v.settings {
+            let mut markets: Vec<MarketCfg> = match &v.settings {
                 VenueSettings::Sim(s) => s.exchange.markets.clone(),
                 _ => vec![match v.kind {
                     VenueKind::Hyperliquid => presets::hyperliquid_usdt0_usdc(),
                     _ => presets::binance_usdcusdt(),
                 }],
             };
+            // Recorded quotes replace the modelled mid (and set the touch) of their market.
+            for m in &mut markets {
+                if let Some(path) = paths.get(&(v.name.clone(), m.rules.market.clone())) {
+                    let mut liq = m
+                        .liquidity
+                        .clone()
+                        .unwrap_or_else(|| default_liquidity(v.kind));
+                    liq.mid = MidSource::Path(path.clone());
+                    m.liquidity = Some(liq);
+                }
+            }
             configs.push(
                 markets
                     .iter()
@@ -319,11 +344,10 @@ impl Markets {
             }
             FillModel::Fast => {
                 let m = &self.configs[sm.venue][&sm.market];
-                let liq = m.liquidity.clone().unwrap_or_else(|| {
-                    presets::binance_usdcusdt()
-                        .liquidity
-                        .expect("preset liquidity")
-                });
+                let liq = m
+                    .liquidity
+                    .clone()
+                    .unwrap_or_else(|| default_liquidity(VenueKind::Sim));
                 let mut v = FastVenue::new(
                     m.rules.clone(),
                     liq,
@@ -397,6 +421,8 @@ fn swap_side(rules: &MarketRules, from: &str, to: &str) -> Option<Side> {
 /// position order) and prices as f64 per snapshot, shared by every strategy and tuning candidate.
 pub struct Prepared<'a> {
     pub rec: &'a Recording,
+    /// The recording's `market.csv` quotes, converted once.
+    pub paths: QuotePaths,
     n: usize,
     /// `bal[t * n + p]`.
     bal: Vec<f64>,
@@ -449,7 +475,29 @@ impl<'a> Prepared<'a> {
                 }
             }
         }
-        Ok(Prepared { rec, n, bal, price })
+        let paths = rec
+            .market
+            .iter()
+            .filter_map(|(k, q)| {
+                let mut points: Vec<PathPoint> = (0..q.times.len())
+                    .map(|i| PathPoint {
+                        ts: q.times[i],
+                        bid: to_f64(q.bid[i]),
+                        ask: to_f64(q.ask[i]),
+                    })
+                    .filter(|p| p.bid > 0.0 && p.ask >= p.bid)
+                    .collect();
+                points.sort_by_key(|p| p.ts);
+                (!points.is_empty()).then(|| (k.clone(), points.into()))
+            })
+            .collect();
+        Ok(Prepared {
+            rec,
+            paths,
+            n,
+            bal,
+            price,
+        })
     }
 
     fn bal(&self, t: usize) -> &[f64] {
@@ -484,7 +532,7 @@ pub fn run_prepared(
     let scfg = strategy_config(cfg, strategy);
     let mut engine = Engine::from_config(&scfg);
     let start = rec.times[0];
-    let mut markets = Markets::new(cfg, opts.fill_model, opts.seed, start)?;
+    let mut markets = Markets::new(cfg, opts.fill_model, opts.seed, start, &prep.paths)?;
     // Swap markets per route.
     let mut swap_markets: Vec<Option<SwapMarket>> = Vec::with_capacity(cfg.routes.len());
     for r in &cfg.routes {
