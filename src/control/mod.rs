@@ -595,39 +595,39 @@ impl PortfolioComputer {
         let command = terms.output * v;
         audit.p = terms.p * v;
         audit.d = terms.d * v;
-        if self.params.deficits_only && command < 0.0 {
+        let not_made = if self.params.deficits_only && command < 0.0 {
             // Refill only: a position below target is never drawn down, whatever the integral or the
-            // derivative say (that would be a side flip); the integral must not wind up on it either.
-            st.integral = integral_before;
-            st.last_command = 0.0;
-            st.last_applied = 0.0;
-            audit.flags.set(Flags::INTEGRAL_FROZEN);
-            audit.i = st.integral * v;
-            audit.hold = Some(Hold::RefillOnly);
-            return audit;
-        }
-        if terms.saturated {
-            audit.flags.set(Flags::SATURATED);
-        }
-        if terms.integral_frozen {
-            audit.flags.set(Flags::INTEGRAL_FROZEN);
-        }
-        if command.abs() < min_order || command == 0.0 {
+            // derivative say (that would be a side flip).
+            Some(Hold::RefillOnly)
+        } else {
+            if terms.saturated {
+                audit.flags.set(Flags::SATURATED);
+            }
+            if terms.integral_frozen {
+                audit.flags.set(Flags::INTEGRAL_FROZEN);
+            }
+            if command.abs() < min_order || command == 0.0 {
+                audit.flags.set(Flags::BELOW_MIN_ORDER);
+                Some(if spec.band.is_none() && error.abs() <= tolerance {
+                    Hold::Settled { tolerance }
+                } else {
+                    Hold::BelowMinOrder {
+                        value: command.abs(),
+                        min: min_order,
+                    }
+                })
+            } else {
+                None
+            }
+        };
+        if let Some(hold) = not_made {
             // The move will not be made: the integral must not wind up on it.
             st.integral = integral_before;
             st.last_command = 0.0;
             st.last_applied = 0.0;
-            audit.flags.set(Flags::BELOW_MIN_ORDER);
             audit.flags.set(Flags::INTEGRAL_FROZEN);
             audit.i = st.integral * v;
-            audit.hold = Some(if spec.band.is_none() && error.abs() <= tolerance {
-                Hold::Settled { tolerance }
-            } else {
-                Hold::BelowMinOrder {
-                    value: command.abs(),
-                    min: min_order,
-                }
-            });
+            audit.hold = Some(hold);
             return audit;
         }
         audit.i = st.integral * v;
