@@ -212,14 +212,17 @@ const BOOK_ACCOUNT: &str = "backtest";
 /// Recorded quotes per (venue, market), as the liquidity model reads them.
 pub type QuotePaths = HashMap<(String, String), std::sync::Arc<[PathPoint]>>;
 
-/// The liquidity model of a market configured without one.
-fn default_liquidity(kind: VenueKind) -> crate::venue::sim::LiquidityCfg {
+/// The simulated market standing in for a venue of this kind (its stablecoin pair).
+fn default_market(kind: VenueKind) -> MarketCfg {
     match kind {
         VenueKind::Hyperliquid => presets::hyperliquid_usdt0_usdc(),
         _ => presets::binance_usdcusdt(),
     }
-    .liquidity
-    .expect("preset liquidity")
+}
+
+/// The liquidity model of a market configured without one.
+fn default_liquidity(kind: VenueKind) -> crate::venue::sim::LiquidityCfg {
+    default_market(kind).liquidity.expect("preset liquidity")
 }
 
 impl Markets {
@@ -235,10 +238,7 @@ impl Markets {
         for v in &cfg.venues {
             let mut markets: Vec<MarketCfg> = match &v.settings {
                 VenueSettings::Sim(s) => s.exchange.markets.clone(),
-                _ => vec![match v.kind {
-                    VenueKind::Hyperliquid => presets::hyperliquid_usdt0_usdc(),
-                    _ => presets::binance_usdcusdt(),
-                }],
+                _ => vec![default_market(v.kind)],
             };
             // Recorded quotes replace the modelled mid (and set the touch) of their market.
             for m in &mut markets {
