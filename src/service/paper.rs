@@ -224,32 +224,16 @@ pub async fn connect_paper(
                 markets.push(market_for(v.kind, m)?);
             }
         }
-        match &v.settings {
+        let (venue, networks) = match &v.settings {
             VenueSettings::Binance(_) => {
                 let link =
                     paper_binance(cfg, vi, &v.name, markets, &chains, &clock, &mut pw).await?;
-                venues.insert(
-                    v.name.clone(),
-                    VenueLink {
-                        name: v.name.clone(),
-                        kind: v.kind,
-                        venue: guard(link.0, journal, stamp, &clock),
-                        networks: link.1,
-                    },
-                );
+                (link.0, link.1)
             }
             VenueSettings::Hyperliquid(_) => {
                 let client =
                     paper_hyperliquid(cfg, vi, &v.name, markets, &chains, &clock, &mut pw).await?;
-                venues.insert(
-                    v.name.clone(),
-                    VenueLink {
-                        name: v.name.clone(),
-                        kind: v.kind,
-                        venue: guard(client, journal, stamp, &clock),
-                        networks: BTreeMap::new(),
-                    },
-                );
+                (client, BTreeMap::new())
             }
             VenueSettings::Sim(_) => {
                 return Err(WorldError::Paper(format!(
@@ -257,7 +241,16 @@ pub async fn connect_paper(
                     v.name
                 )));
             }
-        }
+        };
+        venues.insert(
+            v.name.clone(),
+            VenueLink {
+                name: v.name.clone(),
+                kind: v.kind,
+                venue: guard(venue, journal, stamp, &clock),
+                networks,
+            },
+        );
     }
     if let Some(rec) = recording {
         pw.tasks.push(spawn_flows(rec, &chains, cfg, p.flow_step));
