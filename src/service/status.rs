@@ -450,7 +450,7 @@ impl Status {
             .unwrap_or("active");
         let _ = writeln!(
             s,
-            "cycle {}  {}  kill switch: {}  value {:.0}  legs in flight: {}{}",
+            "cycle {}  {}  trading: {}  value {:.0}  legs in flight: {}{}",
             self.cycle,
             self.last_cycle_outcome,
             kill,
