@@ -204,6 +204,9 @@ pub struct PositionAudit {
     pub measurement: f64,
     /// Inventory position value in base units.
     pub value: f64,
+    /// Value the position holds settled (balance less amounts committed out of it), in base units: what it
+    /// can send now.
+    pub settled_value: f64,
     /// Target in units and in value.
     pub target: f64,
     pub target_value: f64,
@@ -263,11 +266,14 @@ pub struct PortfolioComputer {
     values: Vec<f64>,
     prices: Vec<f64>,
     units: Vec<f64>,
+    settled: Vec<f64>,
     mins: Vec<f64>,
     targets: Vec<Target>,
     resolved: targets::Resolved,
     /// `kp_eff(dt)` of the current step (the same for every loop).
     kp_eff: f64,
+    /// `1 / v` of the current step's normaliser.
+    inv_value: f64,
 }
 
 impl PortfolioComputer {
@@ -282,9 +288,11 @@ impl PortfolioComputer {
             last_ts: None,
             last_value: 0.0,
             kp_eff: 0.0,
+            inv_value: 0.0,
             values: vec![0.0; n],
             prices: vec![0.0; n],
             units: vec![0.0; n],
+            settled: vec![0.0; n],
             mins,
             targets,
             resolved: targets::Resolved::default(),
@@ -367,6 +375,7 @@ impl PortfolioComputer {
         self.values.resize(n, 0.0);
         self.prices.resize(n, 0.0);
         self.units.resize(n, 0.0);
+        self.settled.resize(n, 0.0);
         self.specs = specs;
     }
 
@@ -397,8 +406,10 @@ impl PortfolioComputer {
 
         let mut portfolio_value = 0.0;
         for k in 0..n {
-            let units = to_f64(obs.balances[k]) + to_f64(obs.pending[k]);
+            let (balance, pending) = (to_f64(obs.balances[k]), to_f64(obs.pending[k]));
+            let units = balance + pending;
             let price = to_f64(obs.prices[k]);
+            self.settled[k] = (balance + pending.min(0.0)) * price;
             self.units[k] = units;
             self.prices[k] = price;
             let v = units * price;
@@ -429,6 +440,7 @@ impl PortfolioComputer {
             scale = abs_targets;
         }
 
+        self.inv_value = 1.0 / scale;
         let mut positions = Vec::with_capacity(n);
         for k in 0..n {
             positions.push(self.step_one(k, obs, dt, scale));
@@ -476,6 +488,7 @@ impl PortfolioComputer {
             price: obs.prices[k],
             measurement: self.units[k],
             value,
+            settled_value: self.settled[k],
             target,
             target_value,
             error,
@@ -510,8 +523,11 @@ impl PortfolioComputer {
             audit.hold = Some(Hold::EmptyPortfolio);
             return audit;
         }
-        let mut e = error / v;
-        let y = value / v;
+        // One division per step (`inv_v`), multiplications per position: a division's latency is a visible
+        // share of a large cycle.
+        let inv_v = self.inv_value;
+        let mut e = error * inv_v;
+        let y = value * inv_v;
         audit.i = st.integral * v;
 
         if obs.stale[k] {
@@ -562,7 +578,7 @@ impl PortfolioComputer {
                 if dir * aimed <= tolerance {
                     st.active = false;
                 } else {
-                    e = aimed / v;
+                    e = aimed * inv_v;
                 }
             }
             if !st.active {
@@ -579,7 +595,7 @@ impl PortfolioComputer {
         }
 
         let integral_before = st.integral;
-        let limit = self.params.max_move_value / v;
+        let limit = self.params.max_move_value * inv_v;
         let terms = pid::step(
             &self.params.gains,
             st,
@@ -642,9 +658,11 @@ impl PortfolioComputer {
         if v.is_nan() || v <= 0.0 {
             return;
         }
+        let inv_v = 1.0 / v;
+        let inv_tracking = 1.0 / self.params.gains.tracking();
         for (st, a) in self.states.iter_mut().zip(applied) {
             if st.last_command != 0.0 {
-                pid::record_applied(&self.params.gains, st, a / v);
+                pid::record_applied(&self.params.gains, inv_tracking, st, a * inv_v);
             }
         }
     }

@@ -49,7 +49,7 @@ impl Gains {
         }
     }
 
-    fn tracking(&self) -> f64 {
+    pub(crate) fn tracking(&self) -> f64 {
         match self.tracking_periods {
             Some(t) if t > 0.0 => t,
             _ if self.ki > 0.0 && self.kp > 0.0 => self.kp / self.ki,
@@ -210,7 +210,7 @@ pub fn hold(s: &mut PidState, error: f64, measurement: f64, dt: f64) {
 /// Back-calculation: the executor (or the planner) applied `applied` of the last command. May be called
 /// several times per cycle (planner cut, then fills): each call corrects only the difference from the
 /// previous one. Returns the integral correction made.
-pub fn record_applied(g: &Gains, s: &mut PidState, applied: f64) -> f64 {
+pub fn record_applied(g: &Gains, inv_tracking: f64, s: &mut PidState, applied: f64) -> f64 {
     let applied = if s.last_command >= 0.0 {
         applied.clamp(0.0, s.last_command)
     } else {
@@ -224,7 +224,7 @@ pub fn record_applied(g: &Gains, s: &mut PidState, applied: f64) -> f64 {
     if g.ki == 0.0 || delta == 0.0 {
         return 0.0;
     }
-    let beta = (s.last_dt.max(0.0) / g.tracking()).min(1.0);
+    let beta = (s.last_dt.max(0.0) * inv_tracking).min(1.0);
     let before = s.integral;
     let moved = s.integral + beta * delta;
     // Back-calculation only removes windup: it may bring the integral to zero, never push it past.
@@ -344,8 +344,9 @@ mod tests {
         assert!((i0 - 0.1).abs() < 1e-12);
         // Planner applied half, then the executor filled nothing of it.
         let half = s.last_command / 2.0;
-        let c1 = record_applied(&g, &mut s, half);
-        let c2 = record_applied(&g, &mut s, 0.0);
+        let inv_t = 1.0 / g.tracking();
+        let c1 = record_applied(&g, inv_t, &mut s, half);
+        let c2 = record_applied(&g, inv_t, &mut s, 0.0);
         assert!(c1 < 0.0, "the planner's cut unwinds the integral");
         assert_eq!(
             c2, 0.0,

@@ -192,6 +192,8 @@ struct HotRoute {
     venue: u32,
     cost_rate: f64,
     fixed: f64,
+    /// `1 / (1 - cost_rate)`: what must be sent for one unit to arrive (before the fixed cost).
+    gross_factor: f64,
 }
 
 /// A position as a source this cycle.
@@ -204,6 +206,10 @@ struct Source {
     tier: u8,
     /// Held by the controller: only the counterparty of a commanded move.
     passive: bool,
+    /// Its price, exact and as f64 (set when it has something to send), so that building an order reads
+    /// nothing else of the step.
+    price: Decimal,
+    price_f: f64,
 }
 
 /// How a candidate source ranks: (source tier, held rather than commanded, cost rate, -remaining excess);
@@ -249,6 +255,7 @@ impl Planner {
                     venue: r.venue as u32,
                     cost_rate: r.cost_rate,
                     fixed: r.fixed,
+                    gross_factor: 1.0 / (1.0 - r.cost_rate).max(1e-9),
                 }
             }));
         }
@@ -379,9 +386,10 @@ impl Planner {
                 }
             }
             src.available = if src.excess > 0.0 {
-                // Settled units the source can send: balance less what is already committed out of it.
-                let settled = to_f64(p.balance) + to_f64(p.pending).min(0.0);
-                (settled * to_f64(p.price)).max(0.0)
+                src.price = p.price;
+                src.price_f = to_f64(p.price);
+                // What the source can send: its balance less what is already committed out of it.
+                p.settled_value.max(0.0)
             } else {
                 0.0
             };
@@ -470,11 +478,11 @@ impl Planner {
                 if need <= eps {
                     break;
                 }
-                let mut best: Option<(usize, f64, SourceRank)> = None;
+                let mut best: Option<(HotRoute, f64, SourceRank)> = None;
                 let span = self.into_start[d] as usize..self.into_start[d + 1] as usize;
                 for r in &self.into_routes[span] {
                     let (ri, s, venue) = (r.index as usize, r.from as usize, r.venue as usize);
-                    let src = self.src[s];
+                    let src = &self.src[s];
                     if d_passive && src.passive {
                         continue;
                     }
@@ -491,11 +499,19 @@ impl Planner {
                     } else {
                         None
                     };
-                    if let Some(m) = miss {
-                        self.misses.push((ri, m));
-                        continue;
+                    match miss {
+                        // An empty source or a route already taken says nothing about why a deficit is left
+                        // unserved: not recorded.
+                        Some(RouteMiss::NoExcess | RouteMiss::Used) => continue,
+                        Some(m) => {
+                            self.misses.push((ri, m));
+                            continue;
+                        }
+                        None => {}
                     }
-                    let gross = (need + r.fixed) / (1.0 - r.cost_rate).max(1e-9);
+                    // Multiplications and at most one division per candidate: the scan runs for every
+                    // route into every deficit, and a division's latency shows at a thousand positions.
+                    let gross = (need + r.fixed) * r.gross_factor;
                     let send = gross
                         .min(src.excess)
                         .min(src.available)
@@ -505,7 +521,11 @@ impl Planner {
                         self.misses.push((ri, RouteMiss::BelowMin { value: send }));
                         continue;
                     }
-                    let rate = (r.cost_rate * send + r.fixed) / send;
+                    let rate = if r.fixed == 0.0 {
+                        r.cost_rate
+                    } else {
+                        r.cost_rate + r.fixed / send
+                    };
                     if rate > p.max_fee_rate + 1e-12 {
                         self.misses.push((
                             ri,
@@ -526,19 +546,20 @@ impl Planner {
                         }
                     };
                     if better {
-                        best = Some((ri, send, key));
+                        best = Some((*r, send, key));
                     }
                 }
-                let Some((ri, send, _)) = best else { break };
+                let Some((r, send, _)) = best else { break };
+                let ri = r.index as usize;
                 self.route_used[ri] = true;
-                match self.emit(ri, send, step) {
+                match self.emit(&r, d, send) {
                     Some((o, sent, recv)) => {
-                        let s = self.routes[ri].from;
+                        let s = o.from;
                         self.src[s].excess -= sent;
                         self.src[s].available -= sent;
                         self.deficit[d] -= recv;
                         budget -= sent;
-                        venue_count[self.routes[ri].venue] += 1;
+                        venue_count[o.venue] += 1;
                         plan.routed[s] -= sent;
                         plan.routed[d] += recv;
                         plan.orders.push(o);
@@ -550,12 +571,7 @@ impl Planner {
             if left > eps && !d_passive {
                 let served = step.positions[d].command - left;
                 let at = plan.misses.len() as u32;
-                plan.misses.extend(
-                    self.misses
-                        .iter()
-                        .copied()
-                        .filter(|(_, m)| !matches!(m, RouteMiss::NoExcess | RouteMiss::Used)),
-                );
+                plan.misses.extend_from_slice(&self.misses);
                 let misses = at..plan.misses.len() as u32;
                 plan.skipped.push(Skipped::Deficit {
                     position: d,
@@ -593,47 +609,74 @@ impl Planner {
 
     /// Build the order for `send` value on route `ri`, rounding the amount to the source's decimals.
     /// Returns the order and its sent and received values in f64.
-    fn emit(&self, ri: usize, send: f64, step: &StepAudit) -> Option<(PlannedOrder, f64, f64)> {
-        let r = &self.routes[ri];
-        let price_d = step.positions[r.from].price;
-        let price = to_f64(price_d);
+    fn emit(&self, r: &HotRoute, to: usize, send: f64) -> Option<(PlannedOrder, f64, f64)> {
+        let from = r.from as usize;
+        let (price_d, price) = (self.src[from].price, self.src[from].price_f);
         if price <= 0.0 || !price.is_finite() {
             return None;
         }
-        let dp = self.decimals[r.from];
+        let dp = self.decimals[from];
         let units = send / price;
         let amount = match self.params.rounding {
             Rounding::Down => floor_units(units, dp)?,
             Rounding::Up => {
                 // Up, but never beyond what the source may send.
                 let up = ceil_units(units, dp)?;
-                let cap = floor_units(self.src[r.from].available / price, dp)?;
+                let cap = floor_units(self.src[from].available / price, dp)?;
                 up.min(cap.max(floor_units(units, dp)?))
             }
         };
         if amount.is_zero() || amount.is_sign_negative() {
             return None;
         }
-        let value = amount * price_d;
         // An estimate: computed in f64 and stated to 8 decimals (exact decimal arithmetic here would round a
         // product of up to 30 digits every order).
-        let est_cost = crate::model::dec_dp(to_f64(value) * r.cost_rate + r.fixed, 8);
-        let receive_value = value - est_cost;
-        let (sent, recv) = (to_f64(value), to_f64(receive_value));
+        let est_cost = |sent: f64| crate::model::dec_dp(sent * r.cost_rate + r.fixed, 8);
+        let (value, est_cost, receive_value, sent, recv) = match exact_value(amount, price_d) {
+            Some(v) => {
+                let est_cost = est_cost(v.to_f64());
+                let receive = v.minus(est_cost);
+                match receive {
+                    Some(rv) => (v.decimal(), est_cost, rv.decimal(), v.to_f64(), rv.to_f64()),
+                    None => {
+                        let value = v.decimal();
+                        (
+                            value,
+                            est_cost,
+                            value - est_cost,
+                            v.to_f64(),
+                            to_f64(value - est_cost),
+                        )
+                    }
+                }
+            }
+            None => {
+                let value = amount * price_d;
+                let est_cost = est_cost(to_f64(value));
+                let receive_value = value - est_cost;
+                (
+                    value,
+                    est_cost,
+                    receive_value,
+                    to_f64(value),
+                    to_f64(receive_value),
+                )
+            }
+        };
         if recv <= 0.0 || sent < self.params.min_order_value {
             return None;
         }
         let o = PlannedOrder {
-            route: ri,
-            from: r.from,
-            to: r.to,
-            venue: r.venue,
+            route: r.index as usize,
+            from,
+            to,
+            venue: r.venue as usize,
             amount,
             value,
             est_cost,
             receive_value,
-            from_held: self.src[r.from].passive,
-            to_held: self.src[r.to].passive,
+            from_held: self.src[from].passive,
+            to_held: self.src[to].passive,
         };
         Some((o, sent, recv))
     }
@@ -735,6 +778,71 @@ impl Planner {
 
 /// `x` rounded down to `dp` decimals, as an exact decimal. The float product is nudged by one part in 10^12
 /// so that float noise (99.99999999999999 for an exact 100) does not lose a unit of the last decimal.
+/// An exact decimal as an i128 mantissa and a scale, for the order's arithmetic without the general
+/// `Decimal` operations (which handle 96-bit operands and scales past 28 on every call).
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Exact {
+    m: i128,
+    scale: u32,
+}
+
+/// 2^96: a `Decimal` mantissa is below it.
+const DEC_LIMIT: u128 = 1 << 96;
+
+impl Exact {
+    fn decimal(self) -> Decimal {
+        Decimal::from_i128_with_scale(self.m, self.scale)
+    }
+
+    /// The same as `to_f64(self.decimal())`.
+    fn to_f64(self) -> f64 {
+        let mf = match i64::try_from(self.m) {
+            Ok(m) => m as f64,
+            Err(_) => {
+                ((self.m >> 64) as i64 as f64) * 18_446_744_073_709_551_616.0
+                    + (self.m as u64) as f64
+            }
+        };
+        mf / crate::model::pow10_f64(self.scale)
+    }
+
+    /// `self - d` at the larger scale, as `Decimal` subtraction gives it; `None` when that does not fit
+    /// (the caller then uses `Decimal`).
+    fn minus(self, d: Decimal) -> Option<Exact> {
+        let (dm, ds) = (d.mantissa(), d.scale());
+        let (a, b, scale) = if ds <= self.scale {
+            (
+                self.m,
+                dm.checked_mul(10i128.checked_pow(self.scale - ds)?)?,
+                self.scale,
+            )
+        } else {
+            (
+                self.m.checked_mul(10i128.checked_pow(ds - self.scale)?)?,
+                dm,
+                ds,
+            )
+        };
+        let m = a.checked_sub(b)?;
+        (m.unsigned_abs() < DEC_LIMIT).then_some(Exact { m, scale })
+    }
+}
+
+/// `a * b` exactly, as `Decimal` multiplication gives it when the product's scale is at most 28 and its
+/// mantissa fits; `None` otherwise (the caller then uses `Decimal`).
+fn exact_value(a: Decimal, b: Decimal) -> Option<Exact> {
+    let scale = a.scale() + b.scale();
+    if scale > 28 {
+        return None;
+    }
+    let (x, y) = (
+        i64::try_from(a.mantissa()).ok()?,
+        i64::try_from(b.mantissa()).ok()?,
+    );
+    let m = i128::from(x) * i128::from(y);
+    (m.unsigned_abs() < DEC_LIMIT).then_some(Exact { m, scale })
+}
+
 fn floor_units(x: f64, dp: u32) -> Option<Decimal> {
     if !x.is_finite() || x < 0.0 {
         return None;

@@ -688,3 +688,33 @@ fn two_held_positions_are_never_paired() {
     );
     assert!(p.skipped.is_empty());
 }
+
+proptest! {
+    /// The order's integer arithmetic gives exactly what `Decimal` gives: the same value and the same scale
+    /// (so the same text in the audit), and the same f64.
+    #[test]
+    fn prop_exact_order_arithmetic_matches_decimal(
+        am in 1i64..=999_999_999_999_999_999,
+        a_scale in 0u32..=18,
+        pm in 1i64..=999_999_999_999,
+        p_scale in 0u32..=12,
+        cm in 0i64..=999_999_999_999,
+        c_scale in 0u32..=12,
+    ) {
+        let (a, p, c) = (Decimal::new(am, a_scale), Decimal::new(pm, p_scale), Decimal::new(cm, c_scale));
+        match exact_value(a, p) {
+            Some(v) => {
+                let want = a * p;
+                prop_assert_eq!((v.decimal().mantissa(), v.decimal().scale()), (want.mantissa(), want.scale()));
+                prop_assert_eq!(v.to_f64().to_bits(), to_f64(want).to_bits());
+                if let Some(r) = v.minus(c) {
+                    let want_r = want - c;
+                    prop_assert_eq!((r.decimal().mantissa(), r.decimal().scale()), (want_r.mantissa(), want_r.scale()));
+                    prop_assert_eq!(r.to_f64().to_bits(), to_f64(want_r).to_bits());
+                }
+            }
+            // Only a product past the mantissa or scale limits takes the general path.
+            None => prop_assert!(a_scale + p_scale > 28 || (am as i128 * pm as i128).unsigned_abs() >= 1u128 << 96),
+        }
+    }
+}
