@@ -312,7 +312,7 @@ fn the_side_by_side_table_has_every_metric_per_strategy_in_order() {
     let r = replay(Kind::Treasury, 2, 4, 5);
     let t = report::side_by_side(&r.results);
     let lines: Vec<&str> = t.lines().collect();
-    assert_eq!(lines.len(), 2 + 16, "{t}");
+    assert_eq!(lines.len(), 2 + 17, "{t}");
     let width = lines[0].chars().count();
     assert!(
         lines.iter().all(|l| l.chars().count() == width),
@@ -358,6 +358,16 @@ fn the_side_by_side_table_has_every_metric_per_strategy_in_order() {
         .map(|x| x.total.orders.to_string())
         .collect();
     assert_eq!(row("orders"), orders);
+    // The net part of the IAE never exceeds the IAE (|sum| <= sum of ||).
+    let iae = row("IAE");
+    let net = row("  of which net");
+    for (a, b) in iae.iter().zip(&net) {
+        let (a, b): (f64, f64) = (
+            a.replace(',', "").parse().unwrap(),
+            b.replace(',', "").parse().unwrap(),
+        );
+        assert!(b <= a + 1e-9, "net {b} > IAE {a}\n{t}");
+    }
     let shortfalls: Vec<String> = r
         .results
         .iter()
@@ -368,7 +378,7 @@ fn the_side_by_side_table_has_every_metric_per_strategy_in_order() {
 
     let md = report::side_by_side_markdown(&r.results);
     let mdl: Vec<&str> = md.lines().collect();
-    assert_eq!(mdl.len(), 2 + 16);
+    assert_eq!(mdl.len(), 2 + 17);
     assert_eq!(mdl[0], "| metric | ballast | none | threshold | p-only |");
     assert_eq!(mdl[1], "|---|---:|---:|---:|---:|");
     for l in &mdl[2..] {

@@ -58,6 +58,7 @@ struct PosAcc {
 #[derive(Clone, Debug, Default)]
 struct TotalAcc {
     iae: f64,
+    iae_net: f64,
     ise: f64,
     itae_like: f64,
     value_time: f64,
@@ -104,6 +105,10 @@ pub struct PositionMetrics {
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TotalMetrics {
     pub iae: f64,
+    /// The part of `iae` no moves among the positions can remove: the integral of |sum of (value - target)|
+    /// over the portfolio value. Moves conserve the sum, so while every position is short (or every one long)
+    /// the total error is at this floor. `iae - iae_net` is what rebalancing can act on.
+    pub iae_net: f64,
     pub ise: f64,
     pub itae: f64,
     pub max_deviation: f64,
@@ -146,6 +151,7 @@ impl Tracker {
         };
         self.last = Some(t);
         let mut abs_sum = 0.0;
+        let mut net_sum = 0.0;
         let mut sq_sum = 0.0;
         for (p, s) in samples.iter().enumerate() {
             let a = &mut self.pos[p];
@@ -187,10 +193,12 @@ impl Tracker {
             }
             a.was_low_on_outflow = s.value < s.band_low || s.value <= 0.0;
             abs_sum += (s.value - s.target_value).abs();
+            net_sum += s.value - s.target_value;
             sq_sum += (s.value - s.target_value) * (s.value - s.target_value);
         }
         let v = portfolio_value.max(1e-9);
         self.total.iae += abs_sum / v * dt_h;
+        self.total.iae_net += net_sum.abs() / v * dt_h;
         self.total.ise += sq_sum / (v * v) * dt_h;
         self.total.itae_like += (t - self.start) as f64 / 3_600_000.0 * abs_sum / v * dt_h;
         self.total.value_time += portfolio_value * dt_h;
@@ -314,6 +322,7 @@ impl Tracker {
         };
         let total = TotalMetrics {
             iae: self.total.iae,
+            iae_net: self.total.iae_net,
             ise: self.total.ise,
             itae: self.total.itae_like,
             max_deviation: max_dev,
@@ -380,7 +389,32 @@ mod tests {
         assert_eq!(p[0].disturbances, 1);
         assert_eq!(p[0].mean_settling_hours, Some(2.0));
         assert!((tot.iae - 0.4).abs() < 1e-12);
+        // One position: nothing to rebalance against, all of its error is net.
+        assert!((tot.iae_net - 0.4).abs() < 1e-12);
         assert_eq!(tot.hours, 4.0);
+    }
+
+    #[test]
+    fn net_iae_is_the_part_no_move_among_positions_removes() {
+        let mut t = Tracker::new(2, 0);
+        // a 20 short while b is 20 long: all of it can be moved away (net 0); then both short by 10: none can.
+        for (k, (a, b)) in [(100.0, 100.0), (80.0, 120.0), (90.0, 90.0)]
+            .iter()
+            .enumerate()
+        {
+            t.sample(k as i64 * H, &[s(*a), s(*b)], 200.0);
+        }
+        let (_, tot) = t.finish(&["a".into(), "b".into()]);
+        assert!(
+            (tot.iae - (40.0 + 20.0) / 200.0).abs() < 1e-12,
+            "{}",
+            tot.iae
+        );
+        assert!(
+            (tot.iae_net - 20.0 / 200.0).abs() < 1e-12,
+            "{}",
+            tot.iae_net
+        );
     }
 
     #[test]

@@ -347,10 +347,14 @@ struct Row {
     value: fn(&RunResult) -> String,
 }
 
-const ROWS: [Row; 16] = [
+const ROWS: [Row; 17] = [
     Row {
         label: "IAE (error x h)",
         value: |r| fmt_num(r.total.iae),
+    },
+    Row {
+        label: "  of which net (no move fixes)",
+        value: |r| fmt_num(r.total.iae_net),
     },
     Row {
         label: "ISE (error^2 x h)",
