@@ -114,9 +114,15 @@ pub(crate) fn round_i64(x: f64) -> i64 {
 /// bad data (it holds and says why) rather than a number.
 #[inline]
 pub fn to_f64(d: Decimal) -> f64 {
+    mantissa_to_f64(d.mantissa(), d.scale())
+}
+
+/// `m / 10^scale` as f64, for a decimal's mantissa (|m| < 2^96) and scale (at most 28): what [`to_f64`]
+/// computes.
+#[inline]
+pub(crate) fn mantissa_to_f64(m: i128, scale: u32) -> f64 {
     // mantissa / 10^scale in one float division: within an ulp of the exact value, and an order of magnitude
     // faster than the exact conversion (which divides in u128).
-    let m = d.mantissa();
     // Most mantissas fit in 64 bits, whose conversion is one instruction (i128's is a library call).
     let mf = if let Ok(m64) = i64::try_from(m) {
         m64 as f64
@@ -124,7 +130,7 @@ pub fn to_f64(d: Decimal) -> f64 {
         // Two 64-bit halves (|m| < 2^96): within an ulp, without the i128 library call.
         ((m >> 64) as i64 as f64) * 18_446_744_073_709_551_616.0 + (m as u64) as f64
     };
-    mf / POW10[d.scale() as usize]
+    mf / POW10[scale as usize]
 }
 
 /// f64 back to Decimal at the edge. Non-finite input gives `None`; the value is rounded to 12 decimal places,

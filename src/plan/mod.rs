@@ -632,36 +632,22 @@ impl Planner {
         }
         // An estimate: computed in f64 and stated to 8 decimals (exact decimal arithmetic here would round a
         // product of up to 30 digits every order).
-        let est_cost = |sent: f64| crate::model::dec_dp(sent * r.cost_rate + r.fixed, 8);
-        let (value, est_cost, receive_value, sent, recv) = match exact_value(amount, price_d) {
-            Some(v) => {
-                let est_cost = est_cost(v.to_f64());
-                let receive = v.minus(est_cost);
-                match receive {
-                    Some(rv) => (v.decimal(), est_cost, rv.decimal(), v.to_f64(), rv.to_f64()),
-                    None => {
-                        let value = v.decimal();
-                        (
-                            value,
-                            est_cost,
-                            value - est_cost,
-                            v.to_f64(),
-                            to_f64(value - est_cost),
-                        )
-                    }
-                }
-            }
+        // The value and the received value in i128 when they fit (`Exact`), as `Decimal` otherwise: the same
+        // results either way.
+        let exact = exact_value(amount, price_d);
+        let (value, sent) = match exact {
+            Some(v) => (v.decimal(), v.to_f64()),
             None => {
                 let value = amount * price_d;
-                let est_cost = est_cost(to_f64(value));
-                let receive_value = value - est_cost;
-                (
-                    value,
-                    est_cost,
-                    receive_value,
-                    to_f64(value),
-                    to_f64(receive_value),
-                )
+                (value, to_f64(value))
+            }
+        };
+        let est_cost = crate::model::dec_dp(sent * r.cost_rate + r.fixed, 8);
+        let (receive_value, recv) = match exact.and_then(|v| v.minus(est_cost)) {
+            Some(rv) => (rv.decimal(), rv.to_f64()),
+            None => {
+                let rv = value - est_cost;
+                (rv, to_f64(rv))
             }
         };
         if recv <= 0.0 || sent < self.params.min_order_value {
@@ -777,8 +763,6 @@ impl Planner {
     }
 }
 
-/// `x` rounded down to `dp` decimals, as an exact decimal. The float product is nudged by one part in 10^12
-/// so that float noise (99.99999999999999 for an exact 100) does not lose a unit of the last decimal.
 /// The least of four numbers, none NaN (`f64::min`'s NaN handling costs several instructions each).
 #[inline]
 fn min4(a: f64, b: f64, c: f64, d: f64) -> f64 {
@@ -804,14 +788,7 @@ impl Exact {
 
     /// The same as `to_f64(self.decimal())`.
     fn to_f64(self) -> f64 {
-        let mf = match i64::try_from(self.m) {
-            Ok(m) => m as f64,
-            Err(_) => {
-                ((self.m >> 64) as i64 as f64) * 18_446_744_073_709_551_616.0
-                    + (self.m as u64) as f64
-            }
-        };
-        mf / crate::model::pow10_f64(self.scale)
+        crate::model::mantissa_to_f64(self.m, self.scale)
     }
 
     /// `self - d` at the larger scale, as `Decimal` subtraction gives it; `None` when that does not fit
@@ -851,6 +828,8 @@ fn exact_value(a: Decimal, b: Decimal) -> Option<Exact> {
     (m.unsigned_abs() < DEC_LIMIT).then_some(Exact { m, scale })
 }
 
+/// `x` rounded down to `dp` decimals, as an exact decimal. The float product is nudged by one part in 10^12
+/// so that float noise (99.99999999999999 for an exact 100) does not lose a unit of the last decimal.
 fn floor_units(x: f64, dp: u32) -> Option<Decimal> {
     if !x.is_finite() || x < 0.0 {
         return None;
