@@ -19,7 +19,7 @@ use alloy::primitives::{Address, U256};
 use rust_decimal::Decimal;
 
 use super::bridge::{BinanceNetwork, Bridge, HyperliquidBridge};
-use super::world::{ChainLink, VenueLink, World, WorldError, chain_context, guard, our_account};
+use super::world::{ChainLink, VenueLink, World, WorldError, chain_context, our_account};
 use crate::backtest::recording::{ReadOptions, Recording};
 use crate::chain::{Chain, ChainClient, ChainContext, Role, SimLedger, to_raw};
 use crate::config::chains::{AccountCfg as ChainAccount, ChainCfg, KeySource};
@@ -244,12 +244,7 @@ pub async fn connect_paper(
         };
         venues.insert(
             v.name.clone(),
-            VenueLink {
-                name: v.name.clone(),
-                kind: v.kind,
-                venue: guard(venue, journal, stamp, &clock),
-                networks,
-            },
+            VenueLink::guarded(v, venue, networks, journal, stamp, &clock),
         );
     }
     if let Some(rec) = recording {

@@ -10,7 +10,7 @@ use alloy::primitives::Address;
 use super::guard::GuardedVenue;
 use crate::chain::{self, Chain, ChainContext, ChainError, SimLedger};
 use crate::config::chains::ChainCfg;
-use crate::config::{Config, VenueKind, VenueSettings};
+use crate::config::{Config, VenueCfg, VenueKind, VenueSettings};
 use crate::exec::{Clock, Venue};
 use crate::store::{Journal, Stamp};
 use crate::venue::binance::BinanceClient;
@@ -26,6 +26,23 @@ pub struct VenueLink {
 }
 
 impl VenueLink {
+    /// A configured venue's client, wrapped for the service (see [`guard`]).
+    pub fn guarded(
+        v: &VenueCfg,
+        client: Arc<dyn Venue>,
+        networks: BTreeMap<String, String>,
+        journal: &Journal,
+        stamp: &Stamp,
+        clock: &Arc<dyn Clock>,
+    ) -> VenueLink {
+        VenueLink {
+            name: v.name.clone(),
+            kind: v.kind,
+            venue: guard(client, journal, stamp, clock),
+            networks,
+        }
+    }
+
     /// The venue's network name for a chain: the configured mapping, else the chain name in capitals.
     pub fn network(&self, chain: &str) -> String {
         self.networks
@@ -167,12 +184,7 @@ impl World {
             };
             venues.insert(
                 v.name.clone(),
-                VenueLink {
-                    name: v.name.clone(),
-                    kind: v.kind,
-                    venue: guard(client, journal, stamp, &clock),
-                    networks,
-                },
+                VenueLink::guarded(v, client, networks, journal, stamp, &clock),
             );
         }
         Ok(World {
