@@ -410,6 +410,11 @@ struct Resting {
     queue_at: f64,
 }
 
+/// The makers' size at level `i` from the touch outward.
+fn level_qty_of(liq: &LiquidityCfg, i: u32) -> f64 {
+    to_f64(liq.level_qty) * liq.level_growth.powi(i as i32)
+}
+
 impl FastVenue {
     /// A fast model of a market with its liquidity configuration, starting at `start` (seeded).
     pub fn new(rules: MarketRules, liq: LiquidityCfg, seed: u64, start: TimestampMs) -> FastVenue {
@@ -435,9 +440,7 @@ impl FastVenue {
             Toward::Passive,
         );
         let tick = to_f64(rules.next_price(at, true) - at).abs().max(1e-12);
-        let level_qtys = (0..liq.levels)
-            .map(|i| to_f64(liq.level_qty) * liq.level_growth.powi(i as i32))
-            .collect();
+        let level_qtys = (0..liq.levels).map(|i| level_qty_of(&liq, i)).collect();
         FastVenue {
             rules,
             liq,
@@ -497,7 +500,7 @@ impl FastVenue {
         self.level_qtys
             .get(i as usize)
             .copied()
-            .unwrap_or_else(|| to_f64(self.liq.level_qty) * self.liq.level_growth.powi(i as i32))
+            .unwrap_or_else(|| level_qty_of(&self.liq, i))
     }
 
     /// The makers' liquidity on a side strictly better than `price`, and their size at `price` itself.
