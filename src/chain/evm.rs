@@ -220,9 +220,31 @@ impl EvmRpc {
 /// An HTTP provider whose pooled connections are dropped after 1 s idle, well before common servers'
 /// keep-alive timeouts (5 s for Node.js), so a request is not sent on a connection being closed.
 pub fn http_provider(url: reqwest::Url, timeout: Duration) -> Result<RootProvider, String> {
-    let client = reqwest::Client::builder()
-        .pool_idle_timeout(Duration::from_secs(1))
-        .timeout(timeout)
+    provider_with(url, timeout, true)
+}
+
+/// An HTTP provider that opens a connection per request and keeps none. For a provider shared by several
+/// tokio runtimes (a test node shared by the tests of one binary, each with its own runtime): a pooled
+/// connection is driven by a task of the runtime that opened it, and fails once that runtime is gone.
+pub fn http_provider_unpooled(
+    url: reqwest::Url,
+    timeout: Duration,
+) -> Result<RootProvider, String> {
+    provider_with(url, timeout, false)
+}
+
+fn provider_with(
+    url: reqwest::Url,
+    timeout: Duration,
+    pooled: bool,
+) -> Result<RootProvider, String> {
+    let mut b = reqwest::Client::builder().timeout(timeout);
+    b = if pooled {
+        b.pool_idle_timeout(Duration::from_secs(1))
+    } else {
+        b.pool_max_idle_per_host(0)
+    };
+    let client = b
         .build()
         .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
     let http = alloy::transports::http::Http::with_client(client, url);
