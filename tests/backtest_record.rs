@@ -3,6 +3,8 @@
 //! the result. End to end against the local Hyperliquid and Binance servers (as `ballast venues serve` runs them) and a hardhat
 //! node.
 
+mod config_text;
+
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -353,31 +355,10 @@ to = {{ chain = "dev", asset = "USDC" }}
 cost_bps = 2
 fixed_cost = "1"
 market = "USDCUSDT"
-
-[[chain]]
-name = "dev"
-kind = "evm"
-chain_id = 31447
-rpc_url = "{rpc}"
-confirmations = 1
-max_fee_gwei = "100"
-max_priority_fee_gwei = "5"
-
-[[chain.token]]
-asset = "USDC"
-address = "{usdc}"
-decimals = 6
-
-[[chain.token]]
-asset = "USDT"
-address = "{usdt}"
-decimals = 6
-
-[[chain.account]]
-address = "{us}"
 "#,
-            rpc = node.url(),
-        ),
+        ) + &config_text::chain("dev", 31447, &config_text::evm(node.url()), 1)
+            + &config_text::tokens(&[("USDC", &usdc, 6), ("USDT", &usdt, 6)])
+            + &config_text::account(us, ""),
     )
     .unwrap();
     let out = dir.path().join("rec");

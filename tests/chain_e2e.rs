@@ -10,6 +10,8 @@
 //! Runs on two hardhat nodes (`::hardhat`, skipped with a message when no node can start) and on two
 //! simulated ledgers (`::sim`, no Node.js needed).
 
+mod config_text;
+
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -80,8 +82,11 @@ fn chain_cfg(
     account: Address,
 ) -> ChainCfg {
     let source = match rpc {
-        Some(u) => format!("kind = \"evm\"\nrpc_url = \"{u}\""),
-        None => "kind = \"sim\"\nblock_time = \"2s\"".into(),
+        Some(u) => config_text::evm(u),
+        None => format!(
+            "kind = \"sim\"\nblock_time = \"2s\"\n{}",
+            config_text::FEE_CAPS
+        ),
     };
     let text = format!(
         r#"[controller]
@@ -95,30 +100,10 @@ kind = "sim"
 chain = "{name}"
 asset = "USDC"
 target = "1000"
-
-[[chain]]
-name = "{name}"
-chain_id = {chain_id}
-{source}
-confirmations = 2
-max_fee_gwei = "100"
-max_priority_fee_gwei = "5"
-
-[[chain.token]]
-asset = "USDC"
-address = "{usdc}"
-decimals = 6
-
-[[chain.token]]
-asset = "USDT"
-address = "{usdt}"
-decimals = 6
-
-[[chain.account]]
-address = "{account}"
-key_env = "BALLAST_E2E_UNUSED"
 "#
-    );
+    ) + &config_text::chain(name, chain_id, &source, 2)
+        + &config_text::tokens(&[("USDC", &usdc, 6), ("USDT", &usdt, 6)])
+        + &config_text::account(account, "key_env = \"BALLAST_E2E_UNUSED\"");
     Config::parse("e2e.toml", &text)
         .expect("valid chain config")
         .chains
@@ -952,27 +937,9 @@ chain = "arbitrum"
 "#;
 
 fn chain_section(rpc: &str, usdc: Address, hot: Address, key_env: &str) -> String {
-    format!(
-        r#"
-[[chain]]
-name = "arbitrum"
-kind = "evm"
-chain_id = 31021
-rpc_url = "{rpc}"
-confirmations = 2
-max_fee_gwei = "100"
-max_priority_fee_gwei = "5"
-
-[[chain.token]]
-asset = "USDC"
-address = "{usdc}"
-decimals = 6
-
-[[chain.account]]
-address = "{hot}"
-{key_env}
-"#
-    )
+    config_text::chain("arbitrum", 31021, &config_text::evm(rpc), 2)
+        + &config_text::tokens(&[("USDC", &usdc, 6)])
+        + &config_text::account(hot, key_env)
 }
 
 /// The errors of a local venues file named `v.toml`.

@@ -32,7 +32,7 @@ use ballast::venue::binance::{BinanceClient, Credentials};
 use ballast::venue::sim::{AccountCfg as SimAccount, NetworkCfg, SimExchangeCfg, presets};
 use rand08::{Rng, SeedableRng};
 use rust_decimal::Decimal;
-use service_support::bin;
+use service_support::{bin, config_text};
 
 const KILLS: usize = 50;
 const API_KEY: &str = "crashtestapikey0000000000000000000000000000000000000000000000AAAA";
@@ -130,61 +130,16 @@ networks = {{ eth = "ETH", arb = "ARB" }}
         }
     }
     for c in chains {
-        s += &format!(
-            r#"
-[[chain]]
-name = "{name}"
-kind = "evm"
-chain_id = {id}
-rpc_url = "{rpc}"
-confirmations = 1
-max_fee_gwei = "100"
-max_priority_fee_gwei = "5"
-
-[[chain.token]]
-asset = "USDC"
-address = "{usdc}"
-decimals = 6
-
-[[chain.token]]
-asset = "USDT"
-address = "{usdt}"
-decimals = 6
-
-[[chain.account]]
-address = "{us}"
-key_env = "CRASH_KEY"
-"#,
-            name = c.name,
-            id = c.node.chain_id(),
-            rpc = c.node.url(),
-            usdc = c.usdc,
-            usdt = c.usdt,
+        s += &config_text::chain(
+            c.name,
+            c.node.chain_id(),
+            &config_text::evm(c.node.url()),
+            1,
         );
+        s += &config_text::tokens(&[("USDC", &c.usdc, 6), ("USDT", &c.usdt, 6)]);
+        s += &config_text::account(us, "key_env = \"CRASH_KEY\"");
     }
-    for (chain, asset, _) in START {
-        s += &format!(
-            "\n[[position]]\nchain = \"{chain}\"\nasset = \"{asset}\"\ntarget = \"200000\"\nband_bps = 100\ndecimals = 6\n"
-        );
-    }
-    let routes = [
-        (("eth", "USDC"), ("arb", "USDC"), None),
-        (("arb", "USDC"), ("eth", "USDC"), None),
-        (("eth", "USDC"), ("eth", "USDT"), Some("USDCUSDT")),
-        (("arb", "USDT"), ("eth", "USDT"), None),
-        (("eth", "USDT"), ("arb", "USDT"), None),
-        (("arb", "USDT"), ("arb", "USDC"), Some("USDCUSDT")),
-    ];
-    for (from, to, market) in routes {
-        s += &format!(
-            "\n[[route]]\nvenue = \"binance\"\nfrom = {{ chain = \"{}\", asset = \"{}\" }}\nto = {{ chain = \"{}\", asset = \"{}\" }}\ncost_bps = 2\nfixed_cost = \"1\"\n",
-            from.0, from.1, to.0, to.1
-        );
-        if let Some(m) = market {
-            s += &format!("market = \"{m}\"\n");
-        }
-    }
-    s
+    s + &config_text::stable_book(["binance"; 6])
 }
 
 fn key_hex(k: &PrivateKeySigner) -> String {

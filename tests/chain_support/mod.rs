@@ -3,6 +3,9 @@
 //! runs against both implementations.
 #![allow(dead_code)]
 
+#[path = "../config_text/mod.rs"]
+mod text;
+
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -101,10 +104,10 @@ fn config_text(
     us: Address,
     other: Address,
 ) -> String {
-    let kind = if rpc.is_some() { "evm" } else { "sim" };
-    let rpc = rpc
-        .map(|u| format!("rpc_url = \"{u}\"\n"))
-        .unwrap_or_else(|| "block_time = \"2s\"\n".into());
+    let source = match rpc {
+        Some(u) => text::evm(u),
+        None => format!("kind = \"sim\"\nblock_time = \"2s\"\n{}", text::FEE_CAPS),
+    };
     let mc = multicall
         .map(|a| format!("multicall = \"{a}\"\n"))
         .unwrap_or_default();
@@ -126,36 +129,15 @@ chain = "{name}"
 asset = "DAI"
 target = "1000"
 decimals = 18
-
-[[chain]]
-name = "{name}"
-kind = "{kind}"
-chain_id = {chain_id}
-{rpc}confirmations = {conf}
-max_fee_gwei = "100"
-max_priority_fee_gwei = "5"
-replace_after = "30s"
-{mc}
-[[chain.token]]
-asset = "USDC"
-address = "{usdc}"
-decimals = 6
-
-[[chain.token]]
-asset = "DAI"
-address = "{dai}"
-decimals = 18
-
-[[chain.account]]
-address = "{us}"
-key_env = "BALLAST_CRASH_KEY"
-
-[[chain.account]]
-address = "{other}"
-"#,
-        chain_id = o.chain_id,
-        conf = o.confirmations,
-    )
+"#
+    ) + &text::chain(
+        name,
+        o.chain_id,
+        &format!("{source}\nreplace_after = \"30s\"\n{mc}"),
+        o.confirmations,
+    ) + &text::tokens(&[("USDC", &usdc, 6), ("DAI", &dai, 18)])
+        + &text::account(us, "key_env = \"BALLAST_CRASH_KEY\"")
+        + &text::account(other, "")
 }
 
 impl Net {

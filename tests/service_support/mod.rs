@@ -6,6 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "../config_text/mod.rs"]
+pub mod config_text;
+
 use ballast::config::Config;
 use ballast::exec::{Clock, SystemClock};
 use ballast::service::{Service, StartOptions};
@@ -80,59 +83,15 @@ kind = "binance"
         journal = journal.display()
     );
     for (i, (name, id)) in [("eth", 1u64), ("arb", 42161)].iter().enumerate() {
-        s += &format!(
-            r#"
-[[chain]]
-name = "{name}"
-kind = "sim"
-chain_id = {id}
-confirmations = 1
-
-[[chain.token]]
-asset = "USDC"
-address = "0x{a:040x}"
-decimals = 6
-
-[[chain.token]]
-asset = "USDT"
-address = "0x{b:040x}"
-decimals = 6
-
-[[chain.account]]
-address = "{acct}"
-dev_key = 1
-"#,
-            a = 2 * i + 1,
-            b = 2 * i + 2
+        let (usdc, usdt) = (
+            format!("0x{:040x}", 2 * i + 1),
+            format!("0x{:040x}", 2 * i + 2),
         );
+        s += &config_text::chain(name, *id, "kind = \"sim\"", 1);
+        s += &config_text::tokens(&[("USDC", &usdc, 6), ("USDT", &usdt, 6)]);
+        s += &config_text::account(&acct, "dev_key = 1");
     }
-    for (chain, asset) in [
-        ("eth", "USDC"),
-        ("arb", "USDC"),
-        ("eth", "USDT"),
-        ("arb", "USDT"),
-    ] {
-        s += &format!(
-            "\n[[position]]\nchain = \"{chain}\"\nasset = \"{asset}\"\ntarget = \"200000\"\nband_bps = 100\ndecimals = 6\n"
-        );
-    }
-    let routes = [
-        ("bn_a", ("eth", "USDC"), ("arb", "USDC"), None),
-        ("bn_a", ("arb", "USDC"), ("eth", "USDC"), None),
-        ("bn_a", ("eth", "USDC"), ("eth", "USDT"), Some("USDCUSDT")),
-        ("bn_b", ("arb", "USDT"), ("eth", "USDT"), None),
-        ("bn_b", ("eth", "USDT"), ("arb", "USDT"), None),
-        ("bn_b", ("arb", "USDT"), ("arb", "USDC"), Some("USDCUSDT")),
-    ];
-    for (venue, from, to, market) in routes {
-        s += &format!(
-            "\n[[route]]\nvenue = \"{venue}\"\nfrom = {{ chain = \"{}\", asset = \"{}\" }}\nto = {{ chain = \"{}\", asset = \"{}\" }}\ncost_bps = 2\nfixed_cost = \"1\"\n",
-            from.0, from.1, to.0, to.1
-        );
-        if let Some(m) = market {
-            s += &format!("market = \"{m}\"\n");
-        }
-    }
+    s += &config_text::stable_book(["bn_a", "bn_a", "bn_a", "bn_b", "bn_b", "bn_b"]);
     s + extra
 }
 
