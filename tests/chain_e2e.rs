@@ -1124,3 +1124,36 @@ async fn venues_serve_starts_the_bridge() {
     assert!(dir.path().join("bridge.db").exists());
     running.shutdown().await;
 }
+
+/// The node shared by a test binary serves tests that each run on their own tokio runtime. A request from
+/// one test must not depend on another test's runtime: a pooled connection is driven by a task of the
+/// runtime that opened it, which does not run while that test is busy elsewhere (or after it ended).
+#[test]
+fn a_shared_node_serves_each_runtime_on_its_own() {
+    let Some(node) = devnet::shared_or_skip(31021) else {
+        return;
+    };
+    let account = PrivateKeySigner::random().address();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    for round in 0..5u64 {
+        // The first runtime makes a request and stays alive without running (a test doing something else).
+        let (first, second) = (runtime(), runtime());
+        first.block_on(async { node.set_balance(account, U256::from(round)).await.unwrap() });
+        let r = second.block_on(async {
+            tokio::time::timeout(
+                Duration::from_secs(5),
+                node.set_balance(account, U256::from(round + 1)),
+            )
+            .await
+        });
+        assert!(
+            matches!(r, Ok(Ok(()))),
+            "round {round}: the second runtime's request failed: {r:?}"
+        );
+    }
+}
