@@ -332,10 +332,12 @@ impl Devnet {
                 )));
             }
         };
-        let provider =
-            // Unpooled: a shared node serves the tests of a binary, each on its own runtime.
-            super::evm::http_provider_unpooled(url.parse().expect("loopback url"), Duration::from_secs(30))
-                .map_err(derr)?;
+        // Unpooled: a shared node serves the tests of a binary, each on its own runtime.
+        let provider = super::evm::http_provider_unpooled(
+            url.parse().expect("loopback url"),
+            Duration::from_secs(30),
+        )
+        .map_err(derr)?;
         Ok(Devnet {
             chain_id,
             url,
