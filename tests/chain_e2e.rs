@@ -81,13 +81,7 @@ fn chain_cfg(
     usdt: Address,
     account: Address,
 ) -> ChainCfg {
-    let source = match rpc {
-        Some(u) => config_text::evm(u),
-        None => format!(
-            "kind = \"sim\"\nblock_time = \"2s\"\n{}",
-            config_text::FEE_CAPS
-        ),
-    };
+    let source = config_text::evm_or_sim(rpc);
     let text = format!(
         r#"[controller]
 min_order_value = "1"

@@ -104,10 +104,7 @@ fn config_text(
     us: Address,
     other: Address,
 ) -> String {
-    let source = match rpc {
-        Some(u) => text::evm(u),
-        None => format!("kind = \"sim\"\nblock_time = \"2s\"\n{}", text::FEE_CAPS),
-    };
+    let source = text::evm_or_sim(rpc);
     let mc = multicall
         .map(|a| format!("multicall = \"{a}\"\n"))
         .unwrap_or_default();

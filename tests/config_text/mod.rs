@@ -19,6 +19,15 @@ pub fn evm(rpc: impl Display) -> String {
     format!("kind = \"evm\"\nrpc_url = \"{rpc}\"\n{FEE_CAPS}")
 }
 
+/// The `source` of a chain test's chain: the EVM node at `rpc`, or without one a simulated ledger with
+/// 2 s blocks; both with the fee caps.
+pub fn evm_or_sim(rpc: Option<&str>) -> String {
+    match rpc {
+        Some(u) => evm(u),
+        None => format!("kind = \"sim\"\nblock_time = \"2s\"\n{FEE_CAPS}"),
+    }
+}
+
 /// `[[chain.token]]` entries: (asset, contract address, decimals).
 pub fn tokens(list: &[(&str, &dyn Display, u32)]) -> String {
     list.iter()
