@@ -10,19 +10,12 @@ at that turnover; it says how much of a recording's error is within any rebalanc
 Usage: tools/iae_bound.py RECORDING_DIR TURNOVER [TURNOVER ...]   (needs numpy and scipy)
 Positions and targets are read from RECORDING_DIR/config.toml (as `ballast synth` writes it), in order.
 """
-import gzip,csv,collections,re,sys
+import os,sys
 import numpy as np, scipy.sparse as sp
 from scipy.optimize import linprog
-rec=collections.defaultdict(dict); pos=[]
-for r in csv.reader(gzip.open(sys.argv[1]+'/balances.csv.gz','rt')):
-    if r[0]=='ts': continue
-    k=(r[1],r[2])
-    if k not in pos: pos.append(k)
-    rec[r[0]][k]=float(r[3])
-ts=sorted(rec)[::5]  # 5-min
-cfg=open(sys.argv[1]+'/config.toml').read()
-T=np.array([float(x) for x in re.findall(r'target = "(\d+)"',cfg)])
-X=np.array([[rec[t][k] for k in pos] for t in ts])
+sys.path.insert(0,os.path.dirname(os.path.abspath(__file__)))
+from policy_frontier import load  # the recording at 5-minute steps and the targets
+X,T=load(sys.argv[1])
 N,P=X.shape
 V=X.sum(1)
 dt=5/60
