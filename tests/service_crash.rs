@@ -23,12 +23,12 @@ use ballast::chain::{self, Chain, ChainContext, Role};
 use ballast::config::chains::{AccountCfg, KeySource};
 use ballast::config::{Config, binance};
 use ballast::exec::{Clock, SystemClock, Venue};
-use ballast::service::bridge::{BinanceNetwork, Bridge};
 use ballast::service::leg::Stage;
 use ballast::store::Journal;
 use ballast::venue::binance::server::{self as bn_server};
 use ballast::venue::binance::server_cfg::{ApiKeyCfg, ServerConfig};
 use ballast::venue::binance::{BinanceClient, Credentials};
+use ballast::venue::bridge::BridgeChain;
 use ballast::venue::sim::{AccountCfg as SimAccount, NetworkCfg, SimExchangeCfg, presets};
 use rand08::{Rng, SeedableRng};
 use rust_decimal::Decimal;
@@ -352,19 +352,14 @@ async fn fifty_kills_lose_and_double_nothing() {
         let keys = hot_keys.clone();
         let lookup = move |n: &str| keys.get(n).cloned();
         let hot_chain: Arc<dyn Chain> = chain::connect(&hc, ctx, &lookup).await.unwrap().chain;
-        bridge_nets.push(BinanceNetwork {
+        bridge_nets.push(BridgeChain {
             network: c.network.into(),
+            chain: hot_chain,
             assets: vec!["USDC".into(), "USDT".into()],
-            chain: hot_chain.clone(),
-            payer: hot_chain,
+            hot_wallet: Some(hot.address()),
         });
     }
-    let _bridge = Bridge::Binance {
-        server: server.clone(),
-        account: "main".into(),
-        networks: bridge_nets,
-    }
-    .spawn(Duration::from_millis(200));
+    let _bridge = server.bridge(bridge_nets, Duration::from_millis(200));
     // Blocks keep coming (confirmations) whether or not a daemon runs.
     let miners: Vec<_> = chains
         .iter()

@@ -8,7 +8,6 @@
 //! - [`guard`]: every client order id journaled before it is sent;
 //! - [`kill`], [`status`], [`daemon`], [`http`]: operating it.
 
-pub mod bridge;
 pub mod core;
 pub mod daemon;
 pub mod decide;

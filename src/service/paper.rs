@@ -6,8 +6,9 @@
 //! - Every Hyperliquid and Binance venue is its **local server**, started in-process on a loopback port, and
 //!   the service talks to it with the **real client** (signed requests, rate limits, lost answers): the whole
 //!   wire path runs. The keys are made up at start and never leave the process.
-//! - [`super::bridge`] wires each server to the chains: deposits seen on chain are credited, withdrawals are
-//!   paid from a hot wallet.
+//! - Each server's own chain bridge ([`crate::venue::bridge`], the one `ballast venues serve` runs) links it
+//!   to the chains: deposits seen on chain are credited once confirmed, withdrawals stay pending until a
+//!   hot wallet's payout is confirmed (and fail back to the account when it cannot be made).
 //! - Exogenous flows: with `[paper] flows`, the balance changes of a recording (`ballast synth`) are applied
 //!   to the simulated chains, one recorded step every `flow_step`, so positions drift as a relayer's do.
 
@@ -18,7 +19,6 @@ use std::time::Duration;
 use alloy::primitives::{Address, U256};
 use rust_decimal::Decimal;
 
-use super::bridge::{BinanceNetwork, Bridge, HyperliquidBridge};
 use super::world::{ChainLink, VenueLink, World, WorldError, chain_context, our_account};
 use crate::backtest::recording::{ReadOptions, Recording};
 use crate::chain::{Chain, ChainClient, ChainContext, Role, SimLedger, to_raw};
@@ -30,6 +30,7 @@ use crate::store::{Journal, Stamp};
 use crate::venue::binance::server::{self as bn_server, ServerHandle as BnHandle};
 use crate::venue::binance::server_cfg::{ApiKeyCfg, ServerConfig};
 use crate::venue::binance::{BinanceClient, Credentials};
+use crate::venue::bridge::{BridgeChain, BridgeHandle};
 use crate::venue::hyperliquid::client::TESTNET_BRIDGE;
 use crate::venue::hyperliquid::server::{self as hl_server, HlAccountCfg, HlServerCfg};
 use crate::venue::hyperliquid::{ClientOptions, HyperliquidClient, KeySigner, Network};
@@ -40,6 +41,8 @@ pub struct PaperWorld {
     pub binance: Vec<Arc<BnHandle>>,
     pub hyperliquid: Vec<Arc<hl_server::ServerHandle>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// The servers' chain bridges (each stops when dropped).
+    bridges: Vec<BridgeHandle>,
 }
 
 impl Drop for PaperWorld {
@@ -49,6 +52,9 @@ impl Drop for PaperWorld {
         }
     }
 }
+
+/// How often the servers' bridges look at the chains.
+const BRIDGE_POLL: Duration = Duration::from_millis(250);
 
 /// Development key numbers of the venues' hot wallets (public keys: paper money only).
 const HOT_WALLET_KEY: u32 = 0x00b1_0000;
@@ -213,6 +219,7 @@ pub async fn connect_paper(
         binance: Vec::new(),
         hyperliquid: Vec::new(),
         tasks: Vec::new(),
+        bridges: Vec::new(),
     };
     for (vi, v) in cfg.venues.iter().enumerate() {
         let routes: Vec<_> = cfg.routes.iter().filter(|r| r.venue == v.name).collect();
@@ -353,28 +360,21 @@ async fn paper_binance(
     for (ci, (chain, (network, assets))) in bridged.into_iter().enumerate() {
         let link = &chains[&chain];
         let ledger = link.ledger.as_ref().expect("paper chains are simulated");
-        let (payer, _) = hot_wallet(
+        let (payer, hot) = hot_wallet(
             &link.cfg,
             ledger,
             HOT_WALLET_KEY + (vi as u32) * 256 + ci as u32,
             clock,
         )
         .await?;
-        nets.push(BinanceNetwork {
+        nets.push(BridgeChain {
             network,
+            chain: payer,
             assets,
-            chain: link.chain.clone(),
-            payer,
+            hot_wallet: Some(hot),
         });
     }
-    pw.tasks.push(
-        Bridge::Binance {
-            server: server.clone(),
-            account: "paper".into(),
-            networks: nets,
-        }
-        .spawn(Duration::from_millis(250)),
-    );
+    pw.bridges.push(server.bridge(nets, BRIDGE_POLL));
     tracing::info!(venue = %name, url = %server.url(), "paper: local Binance server started");
     pw.binance.push(server);
     Ok((Arc::new(client), net_map))
@@ -444,24 +444,29 @@ async fn paper_hyperliquid(
         .with_clock(clock.clone());
     if let Some(link) = arb {
         let ledger = link.ledger.as_ref().expect("paper chains are simulated");
-        let (payer, _) = hot_wallet(
+        let (payer, hot) = hot_wallet(
             &link.cfg,
             ledger,
             HOT_WALLET_KEY + (vi as u32) * 256 + 255,
             clock,
         )
         .await?;
-        pw.tasks.push(
-            Bridge::Hyperliquid {
-                server: server.clone(),
-                bridge: HyperliquidBridge {
-                    bridge_address: TESTNET_BRIDGE.parse().expect("bridge address"),
-                    chain: link.chain.clone(),
-                    payer,
-                },
-            }
-            .spawn(Duration::from_millis(250)),
-        );
+        let usdc = link
+            .cfg
+            .tokens
+            .iter()
+            .any(|t| t.asset == "USDC")
+            .then(|| "USDC".to_string());
+        pw.bridges.push(server.bridge(
+            TESTNET_BRIDGE.parse().expect("bridge address"),
+            vec![BridgeChain {
+                network: hl_server::bridge::NETWORK.to_string(),
+                chain: payer,
+                assets: usdc.into_iter().collect(),
+                hot_wallet: Some(hot),
+            }],
+            BRIDGE_POLL,
+        ));
     }
     tracing::info!(venue = %name, url = %server.url(), "paper: local Hyperliquid server started");
     pw.hyperliquid.push(server);
