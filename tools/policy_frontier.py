@@ -11,7 +11,11 @@ auctions). IAE and turnover are measured as the backtest measures them (total IA
 - band(trigger, refill, keep): a position more than `trigger` below target is refilled to `refill` below
   target from what positions hold above `keep` over theirs (a grid);
 - drift(tau, gain): band(0.25, refill, 0) plus a feed-forward of each position's exogenous flow rate
-  (an exponential average over `tau` steps): every step, `gain` times that rate is moved ahead of time.
+  (an exponential average over `tau` steps): every step, `gain` times that rate is moved ahead of time;
+- adaptive(trigger, refill, keep, a, b): band with per-position levels from each position's learned drift
+  (its exogenous flow per day as a share of its target, an exponential average over two days): a position
+  that drains triggers earlier (trigger * (1 + a * drift)) and one that fills gives its surplus away sooner
+  (keep * (1 - b * drift)), since those deviations last rather than revert.
 
 Every policy is causal: it sees the balances up to now and nothing of the future. With instant, free
 transfers these figures are better than the full replay can reach; the question they answer is whether
@@ -94,6 +98,22 @@ def drift(tau, gain, refill):
     return f
 
 
+def adaptive(trigger, refill, keep, a, b, tau=576):
+    def f(x, T, st):
+        rate = st.get("rate", np.zeros(len(x)))
+        if "after" in st:
+            rate = rate + (x - st["after"] - rate) / tau
+        drift = rate * 288 / T  # per day, as a share of the target
+        trig = np.clip(trigger * (1 + a * drift), 0.02, 0.6)
+        keep_p = np.clip(keep * (1 - b * drift), 0, 0.6)
+        want = np.maximum(np.where(x < (1 - trig) * T, (1 - refill) * T - x, 0), 0)
+        m = match(want, np.maximum(x - (1 + keep_p) * T, 0))
+        st["rate"], st["after"] = rate, x + m
+        return m
+
+    return f
+
+
 def main():
     X, T = load(sys.argv[1])
     runs = [("threshold", run(X, T, band(0.25, 0.0, 0.0)))]
@@ -102,12 +122,15 @@ def main():
             runs.append((f"band({trig}, {to}, {keep})", run(X, T, band(trig, to, keep))))
     for tau, gain, to in itertools.product([144, 288], [0.15, 0.25, 0.35], [0, 0.1]):
         runs.append((f"drift({tau}, {gain}, {to})", run(X, T, drift(tau, gain, to))))
-    print(f"{'policy':<24} {'IAE':>7} {'turnover':>9}   (frontier: the least IAE at each turnover)")
+    for trig, to, keep, a, b in itertools.product([0.1, 0.15, 0.2, 0.25], [0, 0.05], [0.05, 0.1], [1, 2, 4], [1, 2, 4]):
+        if to < trig:
+            runs.append((f"adaptive({trig}, {to}, {keep}, {a}, {b})", run(X, T, adaptive(trig, to, keep, a, b))))
+    print(f"{'policy':<32} {'IAE':>7} {'turnover':>9}   (frontier: the least IAE at each turnover)")
     best = float("inf")
     for name, (iae, tv) in sorted(runs, key=lambda r: r[1][1]):
         if iae < best:
             best = iae
-            print(f"{name:<24} {iae:7.2f} {tv:9.3f}")
+            print(f"{name:<32} {iae:7.2f} {tv:9.3f}")
     th_iae, th_tv = runs[0][1]
     name, (iae, tv) = min(((n, r) for n, r in runs[1:] if r[1] <= th_tv), key=lambda r: r[1][0])
     print(f"\nthreshold: IAE {th_iae:.2f} at turnover {th_tv:.3f}")
