@@ -451,18 +451,20 @@ async fn paper_hyperliquid(
             clock,
         )
         .await?;
-        let usdc = link
+        // The bridge takes USDC only (when the chain has it configured).
+        let assets = link
             .cfg
             .tokens
             .iter()
-            .any(|t| t.asset == "USDC")
-            .then(|| "USDC".to_string());
+            .filter(|t| t.asset == "USDC")
+            .map(|t| t.asset.clone())
+            .collect();
         pw.bridges.push(server.bridge(
             TESTNET_BRIDGE.parse().expect("bridge address"),
             vec![BridgeChain {
                 network: hl_server::bridge::NETWORK.to_string(),
                 chain: payer,
-                assets: usdc.into_iter().collect(),
+                assets,
                 hot_wallet: Some(hot),
             }],
             BRIDGE_POLL,
