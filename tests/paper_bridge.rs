@@ -29,6 +29,10 @@ fn demo_without_flows(dir: &std::path::Path) -> std::path::PathBuf {
         })
         .collect::<Vec<_>>()
         .join("\n");
+    assert!(
+        !text.lines().any(|l| l.trim_start().starts_with("flows")) && text.contains("j.db"),
+        "config/demo.toml changed shape: its flows and journal lines are no longer found"
+    );
     write_config(dir, &text)
 }
 
