@@ -93,7 +93,6 @@ async fn networks_and_deposits() {
 async fn withdrawals_go_only_to_the_allow_list_and_are_idempotent() {
     let server = start("").await;
     let c = alice(&server);
-    let mut payouts = server.payouts();
 
     // Not on the allow-list (other address, other network): refused without a request.
     let mut other = withdrawal("w-x", "ARBITRUM", "100");
@@ -153,10 +152,25 @@ async fn withdrawals_go_only_to_the_allow_list_and_are_idempotent() {
         id
     );
     assert_eq!(applies(&server), 1);
-    let p = tokio::time::timeout(Duration::from_secs(3), payouts.recv())
-        .await
-        .expect("paid out")
-        .unwrap();
+    // Paid out after the delay: the exchange's record of the withdrawal, once completed.
+    let paid_out = || {
+        server.with_exchange(|ex| {
+            ex.transfers_since("alice", 0)
+                .unwrap()
+                .into_iter()
+                .find(|t| t.id == id && t.state == TransferState::Completed)
+        })
+    };
+    let p = tokio::time::timeout(Duration::from_secs(3), async {
+        loop {
+            if let Some(p) = paid_out() {
+                return p;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("paid out");
     assert_eq!(
         (
             p.id.as_str(),

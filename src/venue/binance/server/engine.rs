@@ -50,9 +50,6 @@ pub struct PlaceReq {
     pub client_id: Option<String>,
 }
 
-/// A withdrawal paid out to a chain: the chain receives `amount - fee` at `address`.
-pub type Payout = SimTransfer;
-
 /// The simulated exchange with Binance's view of it.
 pub struct Engine {
     pub ex: SimExchange,
@@ -60,8 +57,6 @@ pub struct Engine {
     /// Orders placed as MARKET (reported with type MARKET).
     market_orders: HashSet<u64>,
     next_auto_id: u64,
-    /// Withdrawals already reported as paid out.
-    paid: HashSet<(String, String)>,
 }
 
 pub(crate) fn err(http: u16, code: i64, msg: impl Into<String>) -> ApiError {
@@ -147,7 +142,6 @@ impl Engine {
             symbols,
             market_orders: HashSet::new(),
             next_auto_id: 1,
-            paid: HashSet::new(),
         })
     }
 
@@ -820,26 +814,6 @@ impl Engine {
                 }
             })
             .collect())
-    }
-
-    /// Withdrawals completed since the last call, for the payout feed.
-    pub fn new_payouts(&mut self) -> Vec<Payout> {
-        let mut out = Vec::new();
-        let names: Vec<String> = self.ex.accounts().iter().map(|s| s.to_string()).collect();
-        for a in names {
-            let Ok(ts) = self.ex.transfers_since(&a, 0) else {
-                continue;
-            };
-            for t in ts {
-                if t.kind != TransferKind::Withdrawal || t.state != TransferState::Completed {
-                    continue;
-                }
-                if self.paid.insert((a.clone(), t.id.clone())) {
-                    out.push(t);
-                }
-            }
-        }
-        out
     }
 }
 

@@ -31,9 +31,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::watch;
 
-pub use engine::Payout;
 pub use faults::{FaultKind, FaultRule, Faults};
 
 use self::conn::{ConnInfo, KillableListener};
@@ -178,7 +177,6 @@ pub(crate) struct Shared {
     clock: Arc<dyn Clock>,
     skew_ms: AtomicI64,
     log: Mutex<Vec<RequestRecord>>,
-    payouts: broadcast::Sender<Payout>,
     shutdown: watch::Receiver<bool>,
     /// This server's life (see [`crate::venue::bridge::VenueLedger::instance`]).
     instance: String,
@@ -201,14 +199,7 @@ impl Shared {
 
     fn tick(&self) {
         let now = self.now();
-        let paid = {
-            let mut e = self.engine.lock().unwrap();
-            e.advance(now);
-            e.new_payouts()
-        };
-        for p in paid {
-            let _ = self.payouts.send(p);
-        }
+        self.engine.lock().unwrap().advance(now);
     }
 }
 
@@ -269,11 +260,6 @@ impl ServerHandle {
             .lock()
             .unwrap()
             .deposit(account, coin, network, amount, tx_hash, now)
-    }
-
-    /// Withdrawals as they are paid out to chains (after their delay, net of fees).
-    pub fn payouts(&self) -> broadcast::Receiver<Payout> {
-        self.shared.payouts.subscribe()
     }
 
     /// Look at (or change) the simulated exchange directly, as of now.
@@ -508,7 +494,6 @@ pub async fn spawn_with_clock(
         .local_addr()
         .map_err(|source| ServerError::Bind { addr, source })?;
     let (stop, stop_rx) = watch::channel(false);
-    let (payouts, _) = broadcast::channel(1024);
     let shared = Arc::new(Shared {
         engine: Mutex::new(engine),
         keys,
@@ -521,7 +506,6 @@ pub async fn spawn_with_clock(
         clock,
         skew_ms: AtomicI64::new(cfg.clock_skew_ms),
         log: Mutex::new(Vec::new()),
-        payouts,
         shutdown: stop_rx.clone(),
         instance: format!("{:016x}", rand::random::<u64>()),
         watch_from: Mutex::new(std::collections::BTreeMap::new()),
