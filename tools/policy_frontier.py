@@ -83,11 +83,18 @@ def band(trigger, refill, keep):
     return f
 
 
+def flow_rate(st, x, tau):
+    """Each position's exogenous flow per step: an exponential average over `tau` steps of the change since
+    the balances the policy left last step (`st["after"]`, which the policy sets with `st["rate"]`)."""
+    rate = st.get("rate", np.zeros(len(x)))
+    if "after" in st:
+        rate = rate + (x - st["after"] - rate) / tau
+    return rate
+
+
 def drift(tau, gain, refill):
     def f(x, T, st):
-        rate = st.get("rate", np.zeros(len(x)))
-        if "after" in st:
-            rate = rate + (x - st["after"] - rate) / tau  # exogenous flow since the last move
+        rate = flow_rate(st, x, tau)
         ahead = -gain * rate
         want = np.maximum(ahead, 0) + np.maximum(np.where(x < 0.75 * T, (1 - refill) * T - x, 0), 0)
         avail = np.minimum(np.maximum(-ahead, 0) + np.maximum(x - T, 0), np.maximum(x, 0))
@@ -100,9 +107,7 @@ def drift(tau, gain, refill):
 
 def adaptive(trigger, refill, keep, a, b, tau=576):
     def f(x, T, st):
-        rate = st.get("rate", np.zeros(len(x)))
-        if "after" in st:
-            rate = rate + (x - st["after"] - rate) / tau
+        rate = flow_rate(st, x, tau)
         drift = rate * 288 / T  # per day, as a share of the target
         trig = np.clip(trigger * (1 + a * drift), 0.02, 0.6)
         keep_p = np.clip(keep * (1 - b * drift), 0, 0.6)
