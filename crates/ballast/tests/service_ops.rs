@@ -1,0 +1,314 @@
+//! Operating the service: hot reload (a bad file keeps the old configuration, a good one changes gains
+//! without an output jump), the kill switch persisted across a restart, and the daemon's commands over
+//! HTTP with a token that never appears in any output, log line or the journal.
+
+mod service_support;
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ballast_service::{CycleOutcome, KillState};
+use service_support::*;
+
+fn commanded(svc: &ballast_service::Service) -> Vec<f64> {
+    svc.status
+        .read()
+        .unwrap()
+        .positions
+        .iter()
+        .map(|p| p.commanded)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_keeps_the_old_config_on_errors_and_changes_gains_bumplessly() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let path = write_config(dir.path(), &paper_config(&journal, "0.5", ""));
+    let mut svc = start(&path).await;
+    // Hold new moves so the measured error stays where it is: only the controller changes the output.
+    svc.set_kill(KillState::ReduceOnly, "test: hold the plant", "test")
+        .unwrap();
+    let mut outs = Vec::new();
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let o = svc.cycle().await.unwrap();
+        assert!(matches!(o, CycleOutcome::HeldByKillSwitch(_)), "{o:?}");
+        outs.push(commanded(&svc));
+    }
+    let v0 = svc.cfg.version().to_string();
+
+    // A bad file: every error is reported with its line, the running configuration stays.
+    std::fs::write(
+        &path,
+        paper_config(&journal, "7.5", "\n[service.breakers2]\nx = 1\n"),
+    )
+    .unwrap();
+    let errs = svc.reload().expect_err("a bad file is refused");
+    let text = errs.to_string();
+    assert!(text.contains("kp"), "{text}");
+    assert!(text.contains("breakers2"), "{text}");
+    assert!(errs.0.len() >= 2, "every error is reported: {text}");
+    assert!(errs.0.iter().all(|p| p.line.is_some()), "{text}");
+    assert_eq!(svc.cfg.version(), v0, "the old configuration keeps running");
+    assert_eq!(svc.cfg.controller.kp, 0.5);
+
+    // A venue change needs a restart: reported, not applied.
+    std::fs::write(
+        &path,
+        paper_config(&journal, "0.25", "").replace(
+            "name = \"bn_b\"\nkind = \"binance\"",
+            "name = \"bn_b\"\nkind = \"binance\"\nrecv_window = \"4s\"",
+        ),
+    )
+    .unwrap();
+    let rep = match svc.reload() {
+        Ok(r) => r,
+        Err(e) => panic!("a good file is applied: {e}"),
+    };
+    assert!(rep.applied);
+    assert_ne!(rep.to, v0);
+    assert_eq!(svc.cfg.controller.kp, 0.25, "gains reload");
+    assert!(
+        rep.restart_needed.iter().any(|r| r.contains("venues")),
+        "{:?}",
+        rep.restart_needed
+    );
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    svc.cycle().await.unwrap();
+    let after = commanded(&svc);
+    let (a, b, c) = (&outs[1], &outs[2], &after);
+    let mut big = 0;
+    for i in 0..a.len() {
+        let normal = (b[i] - a[i]).abs();
+        let jump = (c[i] - b[i]).abs();
+        // Halving kp without bumpless transfer would drop the proportional part by half.
+        assert!(
+            jump <= 3.0 * normal + 1e-6 * b[i].abs().max(1.0),
+            "position {i}: output jumped by {jump} at the reload (normal change per cycle {normal}; before {}, after {})",
+            b[i],
+            c[i]
+        );
+        if b[i].abs() > 1000.0 {
+            big += 1;
+        }
+    }
+    assert!(big > 0, "the test holds a real output: {b:?}");
+    svc.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halt_survives_a_restart_and_holds_every_new_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let path = write_config(dir.path(), &paper_config(&journal, "0.5", ""));
+    let mut svc = start(&path).await;
+    svc.set_kill(KillState::Halted, "operator test", "cli")
+        .unwrap();
+    svc.shutdown().await;
+
+    let mut svc = start(&path).await;
+    assert_eq!(svc.kill_switch().state, KillState::Halted);
+    assert_eq!(svc.kill_switch().reason, "operator test");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let o = svc.cycle().await.unwrap();
+    assert!(matches!(o, CycleOutcome::HeldByKillSwitch(_)), "{o:?}");
+    assert!(svc.journal.all_legs().unwrap().is_empty(), "no leg starts");
+    svc.shutdown().await;
+
+    // `ballast once` on the halted journal: exit code 3, nothing started.
+    let out = Command::new(bin())
+        .args(["once", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Resumed: the next run plans legs (the balances are off target).
+    let mut svc = start(&path).await;
+    assert_eq!(svc.kill_switch().state, KillState::Halted);
+    svc.set_kill(KillState::Active, "resume", "cli").unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let o = svc.cycle().await.unwrap();
+    assert!(
+        matches!(o, CycleOutcome::Ok { started } if started > 0),
+        "{o:?}"
+    );
+    svc.shutdown().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn cli(args: &[&str], token: Option<&str>) -> (i32, String) {
+    let mut c = Command::new(bin());
+    c.args(args).env_remove("BALLAST_TEST_TOKEN");
+    if let Some(t) = token {
+        c.env("BALLAST_TEST_TOKEN", t);
+    }
+    let o = c.output().unwrap();
+    (
+        o.status.code().unwrap_or(-1),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        ),
+    )
+}
+
+#[test]
+fn the_daemon_over_http_with_a_token_that_never_leaks() {
+    const TOKEN: &str = "tok-3f9a61c0d2e84b7d-SECRET";
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let path = write_config(dir.path(), &paper_config(&journal, "0.5", ""));
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let mut daemon = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&path)
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .env("BALLAST_TEST_TOKEN", TOKEN)
+        .env("RUST_LOG", "debug")
+        // Files, not pipes: a pipe nobody reads fills up and blocks the daemon's logging.
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.path().join("daemon.out")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("daemon.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let mut outputs = Vec::new();
+    let cfg = path.to_str().unwrap();
+    // Wait for the endpoint and a few cycles.
+    let mut up = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(200));
+        let (code, out) = cli(&["status", "--config", cfg, "--url", &url], None);
+        if code == 0 && out.contains("cycle") && !out.contains("cycle 0 ") {
+            up = true;
+            outputs.push(out);
+            break;
+        }
+    }
+    assert!(up, "the daemon answered /status");
+    std::thread::sleep(Duration::from_secs(3));
+    let metrics = http_get(port, "/metrics");
+    for name in [
+        "ballast_position_balance",
+        "ballast_position_error",
+        "ballast_cycle_seconds",
+        "ballast_kill_switch",
+    ] {
+        assert!(metrics.contains(name), "/metrics has {name}:\n{metrics}");
+    }
+    outputs.push(metrics);
+    // Wrong token and no token: refused, nothing changes.
+    let (code, out) = cli(&["halt", "--config", cfg, "--url", &url], Some("wrong"));
+    assert_ne!(code, 0, "{out}");
+    outputs.push(out);
+    let (code, out) = cli(&["halt", "--config", cfg, "--url", &url], None);
+    assert_ne!(code, 0, "{out}");
+    outputs.push(out);
+    let (_, st) = cli(&["status", "--config", cfg, "--url", &url, "--json"], None);
+    assert!(st.contains("\"active\""), "{st}");
+    outputs.push(st);
+    // The right token: halted, then reduce-only, then active.
+    let (code, out) = cli(
+        &["halt", "--config", cfg, "--url", &url, "--reason", "drill"],
+        Some(TOKEN),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("halted"), "{out}");
+    outputs.push(out);
+    let (code, out) = cli(
+        &["resume", "--config", cfg, "--url", &url, "--reduce-only"],
+        Some(TOKEN),
+    );
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("reduce_only"), "{out}");
+    outputs.push(out);
+    let (code, out) = cli(&["resume", "--config", cfg, "--url", &url], Some(TOKEN));
+    assert_eq!(code, 0, "{out}");
+    outputs.push(out);
+    let (code, out) = cli(&["pending", "--config", cfg, "--url", &url], None);
+    assert_eq!(code, 0, "{out}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("pending is JSON");
+    assert!(v.is_object(), "{out}");
+    outputs.push(out);
+
+    // SIGINT: a clean stop.
+    unsafe {
+        libc_kill(daemon.id() as i32, 2);
+    }
+    let status = wait_timeout(&mut daemon, Duration::from_secs(60));
+    let so = std::fs::read_to_string(dir.path().join("daemon.out")).unwrap();
+    let se = std::fs::read_to_string(dir.path().join("daemon.err")).unwrap();
+    let tail: Vec<&str> = se.lines().rev().take(40).collect();
+    assert_eq!(
+        status,
+        Some(0),
+        "a clean stop on SIGINT; log tail (newest first):\n{}",
+        tail.join("\n")
+    );
+    assert!(se.contains("stopped"), "{se}");
+    assert!(
+        so.contains("position"),
+        "the progress table is printed:\n{so}"
+    );
+    outputs.push(so);
+    outputs.push(se);
+    for o in &outputs {
+        assert!(!o.contains(TOKEN), "the token leaked into an output:\n{o}");
+    }
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(f.unwrap().path()).unwrap();
+        assert!(
+            !bytes.windows(TOKEN.len()).any(|w| w == TOKEN.as_bytes()),
+            "the token is in a file"
+        );
+    }
+}
+
+fn http_get(port: u16, path: &str) -> String {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+unsafe extern "C" {
+    #[link_name = "kill"]
+    fn libc_kill(pid: i32, sig: i32) -> i32;
+}
+
+fn wait_timeout(c: &mut std::process::Child, d: Duration) -> Option<i32> {
+    let end = std::time::Instant::now() + d;
+    while std::time::Instant::now() < end {
+        if let Some(s) = c.try_wait().unwrap() {
+            return s.code();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = c.kill();
+    None
+}
