@@ -447,11 +447,23 @@ impl Sources {
                         .with_clock(clock.clone()),
                 ),
             };
+            // The markets its routes name, and those its settings list (a venue no route may use, such as
+            // Hyperliquid's USDT0/USDC, is still worth recording).
+            let listed: Vec<String> = match &v.settings {
+                VenueSettings::Hyperliquid(h) => h
+                    .live
+                    .as_ref()
+                    .map(|l| l.client.markets.clone())
+                    .unwrap_or_default(),
+                VenueSettings::Binance(b) => b.markets.clone(),
+                VenueSettings::Sim(_) => Vec::new(),
+            };
             let mut wanted: Vec<String> = cfg
                 .routes
                 .iter()
                 .filter(|r| r.venue == v.name)
                 .filter_map(|r| r.market.clone())
+                .chain(listed)
                 .collect();
             wanted.sort();
             wanted.dedup();

@@ -321,6 +321,7 @@ kind = "hyperliquid"
 network = "mainnet"
 url = "{url}"
 account = "{hl_account}"
+markets = ["USDT0/USDC"]
 
 [[venue]]
 name = "bn"
@@ -339,14 +340,6 @@ target = "2000"
 chain = "dev"
 asset = "USDT"
 target = "700"
-
-[[route]]
-venue = "hl"
-from = {{ chain = "dev", asset = "USDC" }}
-to = {{ chain = "dev", asset = "USDT" }}
-cost_bps = 3
-fixed_cost = "1"
-market = "USDT0/USDC"
 
 [[route]]
 venue = "bn"
@@ -386,7 +379,8 @@ market = "USDCUSDT"
         assert_eq!(get("bn", "USDC"), dec("3000"));
         assert_eq!(get("bn", "USDT"), dec("4000"));
     }
-    // Both routes' markets: their mids as prices of the base assets, their best levels as market data.
+    // Both venues' markets (bn's from its route, hl's from its settings: no route may go through
+    // Hyperliquid here): their mids as prices of the base assets, their best levels as market data.
     let prices = std::fs::read_to_string(out.join("prices.csv")).unwrap();
     assert_eq!(prices.lines().count(), 1 + 2 * 2, "{prices}");
     for l in prices.lines().skip(1) {

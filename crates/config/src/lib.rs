@@ -693,6 +693,46 @@ fn read_band(o: &mut Obj, d: &mut Diagnostics, target: Option<TargetSpec>) -> Op
     }
 }
 
+/// Why a route through `venue` cannot complete on the real venue (the end, `from` or `to`, and the
+/// reason), or `None`. Hyperliquid takes in and pays out only USDC over its Arbitrum bridge: any other
+/// asset or chain at either end of a route through it would strand the funds on the venue.
+fn venue_path_refusal(
+    venues: &[VenueCfg],
+    venue: &str,
+    from: &PositionKey,
+    to: &PositionKey,
+) -> Option<(&'static str, String)> {
+    let v = venues.iter().find(|v| v.name == venue)?;
+    if v.kind != VenueKind::Hyperliquid {
+        return None;
+    }
+    use ballast_venue_hyperliquid::wallet::{BRIDGE_ASSET, BRIDGE_NETWORK, bridged};
+    let bridge = format!(
+        "Hyperliquid's bridge takes in and pays out only {BRIDGE_ASSET} on {} (other spot tokens move \
+         only through HyperEVM, which ballast does not model; docs/HYPERLIQUID.md); route {} through \
+         another venue",
+        BRIDGE_NETWORK.to_ascii_lowercase(),
+        if bridged(&from.asset, &from.chain) {
+            to
+        } else {
+            from
+        },
+    );
+    if !bridged(&from.asset, &from.chain) {
+        return Some((
+            "from",
+            format!("{from} cannot be deposited to venue {venue:?}: {bridge}"),
+        ));
+    }
+    if !bridged(&to.asset, &to.chain) {
+        return Some((
+            "to",
+            format!("{to} cannot be withdrawn from venue {venue:?}: {bridge}"),
+        ));
+    }
+    None
+}
+
 fn read_routes(
     root: &mut Obj,
     d: &mut Diagnostics,
@@ -731,9 +771,15 @@ fn read_routes(
             }
         };
         let mut ends = [None, None];
-        for (slot, key) in ends.iter_mut().zip(["from", "to"]) {
+        let mut end_spans = [None, None];
+        for ((slot, at), key) in ends
+            .iter_mut()
+            .zip(end_spans.iter_mut())
+            .zip(["from", "to"])
+        {
             match o.field(key) {
                 Some(ef) => {
+                    *at = ef.span.clone();
                     if let Some(k) = position_key(&ef, d) {
                         if known.contains_key(&k) {
                             *slot = Some(k);
@@ -767,6 +813,21 @@ fn read_routes(
                 span.clone(),
                 format!("{path}.to"),
                 format!("a route from {from} to itself moves nothing"),
+            );
+            continue;
+        }
+        if let (Some(venue), Some(from), Some(to)) = (&venue, &from, &to)
+            && let Some(refusal) = venue_path_refusal(venues, venue, from, to)
+        {
+            let at = if refusal.0 == "from" {
+                &end_spans[0]
+            } else {
+                &end_spans[1]
+            };
+            d.error(
+                at.clone().or(span.clone()),
+                format!("{path}.{}", refusal.0),
+                refusal.1,
             );
             continue;
         }
@@ -920,6 +981,57 @@ weight_bps = 3000
                 "c.toml:27: route[0].to: base/USDC is not a configured position",
             ]
         );
+    }
+
+    #[test]
+    fn routes_through_hyperliquid_need_its_bridge_at_both_ends() {
+        let with_hl = MINIMAL.replace(
+            "[[position]]\nchain = \"arbitrum\"",
+            "[[venue]]\nname = \"hl\"\nkind = \"hyperliquid\"\n\n[[position]]\nchain = \"arbitrum\"",
+        ) + "\n[[position]]\nchain = \"arbitrum\"\nasset = \"USDT\"\ntarget = \"1000\"\n";
+        let route = |from: &str, to: &str| {
+            format!(
+                "\n[[route]]\nvenue = \"hl\"\nfrom = {{ chain = \"{}\", asset = \"{}\" }}\n\
+                 to = {{ chain = \"{}\", asset = \"{}\" }}\nmarket = \"USDT0/USDC\"\n",
+                from.split('/').next().unwrap(),
+                from.split('/').nth(1).unwrap(),
+                to.split('/').next().unwrap(),
+                to.split('/').nth(1).unwrap(),
+            )
+        };
+        // USDC in over the bridge, USDT0 out: there is no withdrawal of USDT0 to Arbitrum.
+        let src = with_hl.clone() + &route("arbitrum/USDC", "arbitrum/USDT");
+        let errs = errors(&src);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        let line = src
+            .lines()
+            .position(|l| l.starts_with("to = { chain = \"arbitrum\", asset = \"USDT\""))
+            .unwrap()
+            + 1;
+        assert!(
+            errs[0].starts_with(&format!(
+                "c.toml:{line}: route[1].to: arbitrum/USDT cannot be withdrawn from venue \"hl\""
+            )),
+            "{errs:?}"
+        );
+        assert!(errs[0].contains("only USDC on arbitrum"), "{errs:?}");
+        // The reverse needs a deposit of USDT0, which the bridge does not take.
+        let errs = errors(&(with_hl.clone() + &route("arbitrum/USDT", "arbitrum/USDC")));
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(
+            errs[0].contains("route[1].from: arbitrum/USDT cannot be deposited to venue \"hl\""),
+            "{errs:?}"
+        );
+        // USDC from another chain has no bridge either.
+        let errs = errors(&(with_hl.clone() + &route("optimism/USDC", "arbitrum/USDC")));
+        assert!(
+            errs.len() == 1 && errs[0].contains("route[1].from: optimism/USDC cannot be deposited"),
+            "{errs:?}"
+        );
+        // The same file through Binance is fine: the refusal is the venue's, not the route's.
+        let src =
+            with_hl + &route("arbitrum/USDC", "arbitrum/USDT").replace("\"hl\"", "\"binance\"");
+        assert!(errors(&src).is_empty(), "{:?}", errors(&src));
     }
 
     #[test]

@@ -1039,7 +1039,7 @@ impl Venue for HyperliquidClient {
     /// USDC over Arbitrum only: the bridge contract, which credits **the address that sends** the USDC. Send
     /// from the account's own Arbitrum address (never from an exchange's hot wallet), at least 5 USDC.
     async fn deposit_address(&self, asset: &str, network: &str) -> Result<String, VenueError> {
-        if !asset.eq_ignore_ascii_case("USDC") || !network.eq_ignore_ascii_case("ARBITRUM") {
+        if !crate::wallet::bridged(asset, network) {
             return Err(VenueError::Unsupported {
                 venue: self.name.clone(),
                 what: format!(
@@ -1053,8 +1053,7 @@ impl Venue for HyperliquidClient {
     /// USDC to an allowed Arbitrum address: moves any shortfall of perp USDC from spot (usdClassTransfer),
     /// then withdraw3 (fee 1 USDC, taken from the amount). Returns `withdraw3:<nonce>`.
     async fn withdraw(&self, req: &WithdrawRequest) -> Result<String, VenueError> {
-        if !req.asset.eq_ignore_ascii_case("USDC") || !req.network.eq_ignore_ascii_case("ARBITRUM")
-        {
+        if !crate::wallet::bridged(&req.asset, &req.network) {
             return Err(VenueError::Unsupported {
                 venue: self.name.clone(),
                 what: format!(

@@ -18,6 +18,18 @@ use crate::wire::{
 use ballast_core::model::TimestampMs;
 use ballast_exec::{RejectKind, VenueError};
 
+/// The one asset Hyperliquid's Arbitrum bridge takes in, and `withdraw3` pays out.
+pub const BRIDGE_ASSET: &str = "USDC";
+/// The network of that bridge (a chain's venue network name is its name in capitals).
+pub const BRIDGE_NETWORK: &str = "ARBITRUM";
+
+/// Whether `asset` can be deposited to, and withdrawn from, Hyperliquid over `network`: only USDC over
+/// Arbitrum. Other spot tokens (USDT0, for example) leave and enter only through HyperEVM, which ballast does
+/// not model; the configuration refuses routes that would need it.
+pub fn bridged(asset: &str, network: &str) -> bool {
+    asset.eq_ignore_ascii_case(BRIDGE_ASSET) && network.eq_ignore_ascii_case(BRIDGE_NETWORK)
+}
+
 /// The bridge contract on Arbitrum One: a USDC transfer to it is credited to the *sending* address.
 pub const MAINNET_BRIDGE: &str = "0x2df1c51e09aecf9cacb7bc98cb1742757f163df7";
 
