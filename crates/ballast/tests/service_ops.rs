@@ -312,3 +312,62 @@ fn wait_timeout(c: &mut std::process::Child, d: Duration) -> Option<i32> {
     let _ = c.kill();
     None
 }
+
+/// `[service] log_file`: the log lines go to the file (appended, owner-only), stderr names it and carries no
+/// log line, so the progress table on stdout stays readable; a file that cannot be written falls back to
+/// stderr with a word.
+#[test]
+fn log_lines_go_to_the_configured_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let text = paper_config(&journal, "0.5", "").replace(
+        "[service]\n",
+        "[service]\nlog_file = \"logs/ballast.log\"\nprogress = false\n",
+    );
+    let path = write_config(dir.path(), &text);
+    let log = dir.path().join("logs/ballast.log");
+    let run = |p: &std::path::Path| {
+        let o = Command::new(bin())
+            .args(["once", "--config", p.to_str().unwrap(), "--log", "info"])
+            .output()
+            .unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    let (code, err) = run(&path);
+    assert!(code == 0 || code == 4, "once exited {code}: {err}");
+    assert!(
+        err.contains(&format!("log lines go to {}", log.display())),
+        "stderr names the file: {err}"
+    );
+    assert!(!err.contains("INFO"), "no log line on stderr: {err}");
+    let first = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        first.contains("INFO"),
+        "the file has the log lines: {first}"
+    );
+    assert!(!first.contains('\u{1b}'), "no terminal colours in the file");
+    let mode = std::fs::metadata(&log).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "owner-only");
+    // A second run appends.
+    let (code, _) = run(&path);
+    assert!(code == 0 || code == 4);
+    let second = std::fs::read_to_string(&log).unwrap();
+    assert!(second.len() > first.len() && second.starts_with(&first));
+    // A log file where a directory is: stderr says so and gets the log lines.
+    std::fs::create_dir_all(dir.path().join("blocked/ballast.log")).unwrap();
+    let path = write_config(
+        dir.path(),
+        &text.replace("logs/ballast.log", "blocked/ballast.log"),
+    );
+    let (code, err) = run(&path);
+    assert!(code == 0 || code == 4, "once exited {code}: {err}");
+    assert!(err.contains("cannot write the log file"), "{err}");
+    assert!(
+        err.contains("INFO"),
+        "the log lines fall back to stderr: {err}"
+    );
+}

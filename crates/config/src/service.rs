@@ -125,6 +125,9 @@ pub struct ServiceCfg {
     /// How often working legs are advanced between cycles.
     pub leg_poll: Duration,
     pub log_format: LogFormat,
+    /// Write the log lines to this file (appending; resolved against the configuration's directory) instead
+    /// of standard error, so the progress table stays readable.
+    pub log_file: Option<PathBuf>,
     /// Print a compact table per cycle on standard output.
     pub progress: bool,
     /// Prices of assets in base units; assets not listed are worth 1.
@@ -494,6 +497,7 @@ pub fn read(
         lease_ttl: Duration::from_secs(30),
         leg_poll: Duration::from_secs(2),
         log_format: LogFormat::Readable,
+        log_file: None,
         progress: true,
         prices: BTreeMap::new(),
         ttls: Ttls::default(),
@@ -544,6 +548,9 @@ pub fn read(
                 &[("readable", LogFormat::Readable), ("json", LogFormat::Json)],
             )
             .unwrap_or(LogFormat::Readable);
+        }
+        if let Some(p) = o.opt::<String>(d, "log_file").ok().flatten() {
+            cfg.log_file = Some(resolve(&base_dir, &p));
         }
         cfg.progress = o.or(d, "progress", true);
         cfg.prices = read_prices(&mut o, d);

@@ -129,20 +129,53 @@ fn init_tracing(cli: &Cli) {
         .unwrap_or_else(|| "info".to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    let json = cli.log_json
-        || match &cli.command {
-            Command::Run(a) => run_cmd::wants_json_logs(&a.config),
-            Command::Once(a) => run_cmd::wants_json_logs(&a.config),
-            _ => false,
-        };
-    let _ = if json {
-        builder.json().try_init()
-    } else {
-        builder.try_init()
+    // The service's own settings for its log lines, when the command runs it (a bad file is reported by the
+    // command itself).
+    let service = match &cli.command {
+        Command::Run(a) => run_cmd::log_settings(&a.config),
+        Command::Once(a) => run_cmd::log_settings(&a.config),
+        _ => None,
     };
+    let json = cli.log_json
+        || service
+            .as_ref()
+            .is_some_and(|s| s.log_format == ballast_config::service::LogFormat::Json);
+    let file = service
+        .and_then(|s| s.log_file)
+        .and_then(|path| match open_log(&path) {
+            Ok(f) => {
+                eprintln!("ballast: log lines go to {}", path.display());
+                Some(f)
+            }
+            Err(e) => {
+                eprintln!(
+                    "ballast: cannot write the log file {} ({e}); logging to stderr",
+                    path.display()
+                );
+                None
+            }
+        });
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let _ = match (file, json) {
+        (Some(f), true) => builder.with_writer(f).with_ansi(false).json().try_init(),
+        (Some(f), false) => builder.with_writer(f).with_ansi(false).try_init(),
+        (None, true) => builder.with_writer(std::io::stderr).json().try_init(),
+        (None, false) => builder.with_writer(std::io::stderr).try_init(),
+    };
+}
+
+/// The log file, appended to (its directory created), readable by its owner only.
+fn open_log(path: &std::path::Path) -> std::io::Result<std::sync::Arc<std::fs::File>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    Ok(std::sync::Arc::new(f))
 }
 
 /// Run the command line and return the process exit code.

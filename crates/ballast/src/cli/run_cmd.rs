@@ -52,11 +52,10 @@ pub fn service_error(e: ServiceError) -> CliError {
     }
 }
 
-/// Does this command line ask for JSON logs through its configuration (`[service] log_format`)?
-pub fn wants_json_logs(config: &std::path::Path) -> bool {
-    Config::load(config)
-        .map(|c| c.service.log_format == ballast_config::service::LogFormat::Json)
-        .unwrap_or(false)
+/// The service settings of a configuration file, for its log lines (`[service] log_format`, `log_file`);
+/// `None` when the file does not load (the command then reports why).
+pub fn log_settings(config: &std::path::Path) -> Option<ballast_config::service::ServiceCfg> {
+    Config::load(config).ok().map(|c| c.service)
 }
 
 pub fn run(a: RunArgs) -> Result<ExitCode, CliError> {
