@@ -371,3 +371,55 @@ fn log_lines_go_to_the_configured_file() {
         "the log lines fall back to stderr: {err}"
     );
 }
+
+/// A position outside its band that does not move says why on the table and in `/status`: here every route's
+/// estimated cost is above a zero fee cap, and with the kill switch the moves are held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_table_says_why_a_position_outside_its_band_does_not_move() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("j.db");
+    let text = paper_config(&journal, "0.5", "").replace("max_fee_bps = 100", "max_fee_bps = 0");
+    assert!(text.contains("max_fee_bps = 0"));
+    let path = write_config(dir.path(), &text);
+    let mut svc = start(&path).await;
+    svc.cycle().await.unwrap();
+    let (positions, table) = {
+        let s = svc.status.read().unwrap();
+        (s.positions.clone(), s.table())
+    };
+    let still: Vec<_> = positions
+        .iter()
+        .filter(|p| p.applied == 0.0 && p.commanded > 0.0)
+        .collect();
+    assert!(
+        !still.is_empty(),
+        "the paper book starts off target: {table}"
+    );
+    for p in &still {
+        let why = p.why.as_deref().unwrap_or_default();
+        assert!(
+            why.contains("max_fee_bps 0"),
+            "{}/{}: {why:?}\n{table}",
+            p.chain,
+            p.asset
+        );
+        assert!(table.contains(why), "{table}");
+    }
+    // Held by the kill switch: the reason is the hold.
+    svc.set_kill(KillState::ReduceOnly, "test: hold", "test")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    svc.cycle().await.unwrap();
+    let s = svc.status.read().unwrap();
+    let held: Vec<_> = s.positions.iter().filter(|p| p.commanded != 0.0).collect();
+    assert!(!held.is_empty());
+    for p in held {
+        let why = p.why.as_deref().unwrap_or_default();
+        assert!(
+            why.contains("no new move"),
+            "{}/{}: {why:?}",
+            p.chain,
+            p.asset
+        );
+    }
+}

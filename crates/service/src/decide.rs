@@ -244,6 +244,7 @@ pub fn decide(
             applied: audit.plan.routed.get(k).copied().unwrap_or(0.0),
             stale: obs.stale[k],
             hold: a.hold.as_ref().map(|h| h.to_string()),
+            why: why_still(engine, &audit, k),
         })
         .collect();
     let _ = to_f64;
@@ -299,4 +300,31 @@ pub fn moved_since(legs: &[Leg], since: TimestampMs) -> Decimal {
         .filter(|l| !(l.stage == Stage::Failed && l.stopped_in == Some(Stage::Planned)))
         .map(|l| l.value)
         .sum()
+}
+
+/// Why position `k` did not move this cycle although it is outside its band, in words (none when it moved,
+/// or when it is in its band or settling inside it): the controller's hold, or the planner's reason.
+fn why_still(engine: &Engine, audit: &CycleAudit, k: usize) -> Option<String> {
+    use ballast_core::control::Flags;
+    use ballast_core::plan::Skipped;
+    let routed = audit.plan.routed.get(k).copied().unwrap_or(0.0);
+    let a = &audit.step.positions[k];
+    if routed != 0.0 || (a.flags.contains(Flags::IN_BAND) && a.command == 0.0) {
+        return None;
+    }
+    if let Some(h) = &a.hold {
+        return Some(format!("held: {h}"));
+    }
+    let skipped = audit.plan.skipped.iter().find(|s| match s {
+        Skipped::Deficit { position, .. }
+        | Skipped::Excess { position, .. }
+        | Skipped::Held { position, .. } => *position == k,
+    });
+    if let Some(s) = skipped {
+        return Some(engine.planner.skip_reason(s, &audit.plan));
+    }
+    if a.flags.contains(Flags::BELOW_MIN_ORDER) {
+        return Some("the move is below min_order_value".into());
+    }
+    None
 }

@@ -30,6 +30,8 @@ pub struct PositionStatus {
     pub applied: f64,
     pub stale: bool,
     pub hold: Option<String>,
+    /// Why nothing was routed for a position outside its band (none when it moved or is in its band).
+    pub why: Option<String>,
 }
 
 /// One leg, as shown.
@@ -482,7 +484,11 @@ impl Status {
                 p.target,
                 err_pct,
                 p.applied,
-                if p.stale { "  stale" } else { "" }
+                match (&p.why, p.stale) {
+                    (_, true) => "  stale".to_string(),
+                    (Some(w), false) => format!("  {w}"),
+                    (None, false) => String::new(),
+                }
             );
         }
         for l in self.legs.iter().filter(|l| !matches!(l.stage, Stage::Done)) {
