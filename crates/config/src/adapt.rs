@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use ballast_core::control::{ControlParams, Gains, PortfolioComputer, PositionSpec, Target};
+use ballast_core::control::{ControlParams, Gains, PositionSpec, Target};
 use ballast_core::engine::Engine;
 use ballast_core::model::to_f64;
 use ballast_core::plan::{PlanParams, Planner, RouteSpec};
@@ -14,7 +14,7 @@ use ballast_core::plan::{PlanParams, Planner, RouteSpec};
 use crate::{Config, ControllerCfg, TargetSpec};
 
 /// The controller's parameters from the `[controller]` table and the cycle interval.
-pub fn control_params(c: &ControllerCfg, interval: Duration) -> ControlParams {
+fn control_params(c: &ControllerCfg, interval: Duration) -> ControlParams {
     let period_ms = c.gain_period.as_millis() as f64;
     ControlParams {
         gains: Gains {
@@ -41,7 +41,7 @@ pub fn control_params(c: &ControllerCfg, interval: Duration) -> ControlParams {
 }
 
 /// The positions of a configuration, in its order.
-pub fn position_specs(cfg: &Config) -> Vec<PositionSpec> {
+fn position_specs(cfg: &Config) -> Vec<PositionSpec> {
     cfg.positions
         .iter()
         .map(|p| PositionSpec {
@@ -59,7 +59,7 @@ pub fn position_specs(cfg: &Config) -> Vec<PositionSpec> {
 }
 
 /// The planner's limits from the `[controller]` table.
-pub fn plan_params(cfg: &Config) -> PlanParams {
+fn plan_params(cfg: &Config) -> PlanParams {
     let c = &cfg.controller;
     PlanParams {
         min_order_value: to_f64(c.min_order_value),
@@ -71,7 +71,7 @@ pub fn plan_params(cfg: &Config) -> PlanParams {
 }
 
 /// The planner over a configuration's routes and venues.
-pub fn planner(cfg: &Config, specs: &[PositionSpec]) -> Planner {
+fn planner(cfg: &Config, specs: &[PositionSpec]) -> Planner {
     let routes = cfg
         .routes
         .iter()
@@ -97,33 +97,23 @@ pub fn planner(cfg: &Config, specs: &[PositionSpec]) -> Planner {
     Planner::new(specs, routes, venues, plan_params(cfg))
 }
 
-/// The portfolio computer alone (no routes).
-pub fn computer(cfg: &Config) -> PortfolioComputer {
-    PortfolioComputer::new(
-        position_specs(cfg),
-        control_params(&cfg.controller, cfg.schedule.interval),
-    )
+/// The engine's parts for a configuration: its positions, its planner and the controller's parameters.
+fn parts(cfg: &Config) -> (Vec<PositionSpec>, Planner, ControlParams) {
+    let specs = position_specs(cfg);
+    let planner = planner(cfg, &specs);
+    let params = control_params(&cfg.controller, cfg.schedule.interval);
+    (specs, planner, params)
 }
 
 /// Controller plus planner for a configuration.
 pub fn engine(cfg: &Config) -> Engine {
-    let specs = position_specs(cfg);
-    let planner = planner(cfg, &specs);
-    Engine::new(
-        specs,
-        planner,
-        control_params(&cfg.controller, cfg.schedule.interval),
-    )
+    let (specs, planner, params) = parts(cfg);
+    Engine::new(specs, planner, params)
 }
 
 /// Make `engine` adopt a reloaded configuration: gains (bumpless), targets, bands, tiers and limits; routes
 /// and venues are rebuilt from the new file and controller state is kept per position.
 pub fn reload(engine: &mut Engine, cfg: &Config) {
-    let specs = position_specs(cfg);
-    let planner = planner(cfg, &specs);
-    engine.adopt(
-        specs,
-        planner,
-        control_params(&cfg.controller, cfg.schedule.interval),
-    );
+    let (specs, planner, params) = parts(cfg);
+    engine.adopt(specs, planner, params);
 }

@@ -707,30 +707,22 @@ fn venue_path_refusal(
         return None;
     }
     use ballast_venue_hyperliquid::wallet::{BRIDGE_ASSET, BRIDGE_NETWORK, bridged};
-    let bridge = format!(
-        "Hyperliquid's bridge takes in and pays out only {BRIDGE_ASSET} on {} (other spot tokens move \
-         only through HyperEVM, which ballast does not model; docs/HYPERLIQUID.md); route {} through \
-         another venue",
-        BRIDGE_NETWORK.to_ascii_lowercase(),
-        if bridged(&from.asset, &from.chain) {
-            to
-        } else {
-            from
-        },
-    );
-    if !bridged(&from.asset, &from.chain) {
-        return Some((
-            "from",
-            format!("{from} cannot be deposited to venue {venue:?}: {bridge}"),
-        ));
-    }
-    if !bridged(&to.asset, &to.chain) {
-        return Some((
-            "to",
-            format!("{to} cannot be withdrawn from venue {venue:?}: {bridge}"),
-        ));
-    }
-    None
+    let (end, key, verb) = if !bridged(&from.asset, &from.chain) {
+        ("from", from, "deposited to")
+    } else if !bridged(&to.asset, &to.chain) {
+        ("to", to, "withdrawn from")
+    } else {
+        return None;
+    };
+    Some((
+        end,
+        format!(
+            "{key} cannot be {verb} venue {venue:?}: Hyperliquid's bridge takes in and pays out only \
+             {BRIDGE_ASSET} on {} (other spot tokens move only through HyperEVM, which ballast does not \
+             model; docs/HYPERLIQUID.md); route {key} through another venue",
+            BRIDGE_NETWORK.to_ascii_lowercase(),
+        ),
+    ))
 }
 
 fn read_routes(

@@ -122,6 +122,7 @@ impl CliError {
 }
 
 fn init_tracing(cli: &Cli) {
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
     let filter = cli
         .log
         .clone()
@@ -155,12 +156,19 @@ fn init_tracing(cli: &Cli) {
                 None
             }
         });
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let _ = match (file, json) {
-        (Some(f), true) => builder.with_writer(f).with_ansi(false).json().try_init(),
-        (Some(f), false) => builder.with_writer(f).with_ansi(false).try_init(),
-        (None, true) => builder.with_writer(std::io::stderr).json().try_init(),
-        (None, false) => builder.with_writer(std::io::stderr).try_init(),
+    let to_file = file.is_some();
+    let writer = match file {
+        Some(f) => BoxMakeWriter::new(f),
+        None => BoxMakeWriter::new(std::io::stderr),
+    };
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(!to_file);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
     };
 }
 
