@@ -706,10 +706,10 @@ fn venue_path_refusal(
     if v.kind != VenueKind::Hyperliquid {
         return None;
     }
-    use ballast_venue_hyperliquid::wallet::{BRIDGE_ASSET, BRIDGE_NETWORK, bridged};
-    let (end, key, verb) = if !bridged(&from.asset, &from.chain) {
+    use ballast_venue_hyperliquid::wallet::{BRIDGE_ASSET, BRIDGE_NETWORK, EVM_NETWORK, path};
+    let (end, key, verb) = if path(&from.asset, &from.chain).is_none() {
         ("from", from, "deposited to")
-    } else if !bridged(&to.asset, &to.chain) {
+    } else if path(&to.asset, &to.chain).is_none() {
         ("to", to, "withdrawn from")
     } else {
         return None;
@@ -717,10 +717,11 @@ fn venue_path_refusal(
     Some((
         end,
         format!(
-            "{key} cannot be {verb} venue {venue:?}: Hyperliquid's bridge takes in and pays out only \
-             {BRIDGE_ASSET} on {} (other spot tokens move only through HyperEVM, which ballast does not \
-             model; docs/HYPERLIQUID.md); route {key} through another venue",
+            "{key} cannot be {verb} venue {venue:?}: Hyperliquid takes in and pays out only {BRIDGE_ASSET} on {} \
+             (its bridge) and spot tokens linked to HyperEVM on {} (through their system addresses; not \
+             {BRIDGE_ASSET} or HYPE there); docs/HYPERLIQUID.md; route {key} through another venue",
             BRIDGE_NETWORK.to_ascii_lowercase(),
+            EVM_NETWORK.to_ascii_lowercase(),
         ),
     ))
 }
@@ -1021,9 +1022,32 @@ weight_bps = 3000
             "{errs:?}"
         );
         // The same file through Binance is fine: the refusal is the venue's, not the route's.
-        let src =
-            with_hl + &route("arbitrum/USDC", "arbitrum/USDT").replace("\"hl\"", "\"binance\"");
+        let src = with_hl.clone()
+            + &route("arbitrum/USDC", "arbitrum/USDT").replace("\"hl\"", "\"binance\"");
         assert!(errors(&src).is_empty(), "{:?}", errors(&src));
+        // A linked spot token on HyperEVM goes both ways through its system address.
+        let with_evm = with_hl
+            + "\n[[position]]\nchain = \"hyperevm\"\nasset = \"USDT0\"\ntarget = \"1000\"\n"
+            + "\n[[position]]\nchain = \"hyperevm\"\nasset = \"USDC\"\ntarget = \"1000\"\n";
+        for (from, to) in [
+            ("arbitrum/USDC", "hyperevm/USDT0"),
+            ("hyperevm/USDT0", "arbitrum/USDC"),
+        ] {
+            let src = with_evm.clone() + &route(from, to);
+            assert!(
+                errors(&src).is_empty(),
+                "{from} -> {to}: {:?}",
+                errors(&src)
+            );
+        }
+        // USDC on HyperEVM crosses through Circle's CoreDepositWallet, which ballast does not model.
+        let errs = errors(&(with_evm + &route("hyperevm/USDC", "hyperevm/USDT0")));
+        assert!(
+            errs.len() == 1
+                && errs[0].contains("route[1].from: hyperevm/USDC cannot be deposited")
+                && errs[0].contains("not USDC or HYPE there"),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -43,6 +43,24 @@ pub enum LogFormat {
     Json,
 }
 
+/// Thresholds of a rebalance's execution quality (`[service.quality]`): a completed leg that crosses one
+/// raises a warning and counts in `ballast_rebalance_threshold_crossed_total`. Defaults from the seed
+/// keeper's targets: slippage below 0.5 %, lag below 2 h.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QualityLimits {
+    pub max_slippage_bps: f64,
+    pub max_lag: Duration,
+}
+
+impl Default for QualityLimits {
+    fn default() -> Self {
+        QualityLimits {
+            max_slippage_bps: 50.0,
+            max_lag: Duration::from_secs(2 * 3600),
+        }
+    }
+}
+
 /// Circuit breakers: conditions that stop new moves.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Breakers {
@@ -134,6 +152,7 @@ pub struct ServiceCfg {
     pub prices: BTreeMap<String, Decimal>,
     pub ttls: Ttls,
     pub breakers: Breakers,
+    pub quality: QualityLimits,
     pub auction: Schedule,
     pub reprice: Reprice,
     pub paper: PaperCfg,
@@ -502,6 +521,7 @@ pub fn read(
         prices: BTreeMap::new(),
         ttls: Ttls::default(),
         breakers: Breakers::default(),
+        quality: QualityLimits::default(),
         auction: Schedule::default(),
         reprice: Reprice::Replace,
         paper: PaperCfg::default(),
@@ -564,6 +584,15 @@ pub fn read(
         }
         if let Some(mut t) = o.obj(d, "auction") {
             (cfg.auction, cfg.reprice) = read_auction(&mut t, d);
+            t.finish(d);
+        }
+        if let Some(mut t) = o.obj(d, "quality") {
+            let dflt = QualityLimits::default();
+            let bps: u32 = t.or(d, "max_slippage_bps", dflt.max_slippage_bps as u32);
+            cfg.quality = QualityLimits {
+                max_slippage_bps: f64::from(bps),
+                max_lag: positive(&mut t, d, "max_lag", dflt.max_lag),
+            };
             t.finish(d);
         }
         o.finish(d);

@@ -191,6 +191,96 @@ pub struct Leg {
     /// The arrival that completed the leg.
     #[serde(default)]
     pub arrival: Option<ArrivalRef>,
+    /// The move of the deposit from the venue's funding account to its trading account, before the swap
+    /// (venues that keep the two apart: Hyperliquid's perp -> spot).
+    #[serde(default)]
+    pub to_trading: Option<AccountMove>,
+    /// The move from the trading account to the funding account, before the withdrawal.
+    #[serde(default)]
+    pub to_funding: Option<AccountMove>,
+    /// How well the leg was executed, once its funds arrived.
+    #[serde(default)]
+    pub quality: Option<Quality>,
+}
+
+/// The execution quality of a completed leg, in the portfolio's base units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Quality {
+    /// The swap's average price against the mid when it started, in bps; positive is worse for us (paid
+    /// more, or sold for less). `None` for a same-asset move.
+    pub slippage_bps: Option<f64>,
+    /// Venue fees: the swap's fees and the withdrawal fee.
+    pub fees: Decimal,
+    /// Everything the leg cost: the value that left the source minus the value that arrived (fees and
+    /// slippage included; an unfilled remainder returns in its own leg and is not counted here).
+    pub cost: Decimal,
+    /// The cost in bps of the value moved.
+    pub cost_bps: f64,
+    /// From planning to the funds arriving at the destination.
+    pub lag_ms: i64,
+}
+
+impl Leg {
+    /// The execution quality of the leg as it stands, `price` valuing an asset in base units.
+    pub fn measure(&self, price: impl Fn(&str) -> Decimal, now: TimestampMs) -> Quality {
+        let p_in = price(&self.from.asset);
+        let p_out = price(&self.to.asset);
+        let mut fees = self.withdrawal_fee * p_out;
+        let mut slippage_bps = None;
+        if let Some(sw) = &self.swap {
+            for (asset, f) in &sw.fees {
+                fees += *f * price(asset);
+            }
+            if let (Some(r), false) = (sw.arrival_price, sw.filled.is_zero())
+                && !r.is_zero()
+            {
+                let avg = sw.notional / sw.filled;
+                let bps = crate::model::to_f64((avg - r) / r) * 10_000.0;
+                slippage_bps = Some(match sw.side {
+                    Side::Buy => bps,
+                    Side::Sell => -bps,
+                });
+            }
+        }
+        let sent = (self.amount_in - self.remainder_in).max(Decimal::ZERO);
+        let got = self
+            .withdraw_amount
+            .or(self.received_out)
+            .unwrap_or_default()
+            - self.withdrawal_fee;
+        let value_in = sent * p_in;
+        let cost = value_in - got.max(Decimal::ZERO) * p_out;
+        let cost_bps = if value_in.is_zero() {
+            0.0
+        } else {
+            crate::model::to_f64(cost / value_in) * 10_000.0
+        };
+        Quality {
+            slippage_bps,
+            fees,
+            cost,
+            cost_bps,
+            lag_ms: now - self.created_ms,
+        }
+    }
+}
+
+/// A move between a venue's own accounts, journaled (with its nonce) before the first request, so a retry
+/// after a lost answer sends the very same request, which the venue executes at most once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountMove {
+    pub asset: String,
+    pub amount: Decimal,
+    /// The nonce of the signed request.
+    pub nonce: u64,
+    /// When this nonce was first sent.
+    pub sent_ms: TimestampMs,
+    /// Requests sent under this nonce.
+    pub sends: u32,
+    /// The venue confirmed it (by its answer, or by its ledger record `record`).
+    pub done: bool,
+    #[serde(default)]
+    pub record: Option<String>,
 }
 
 /// The on-chain transfer that completed a leg.
@@ -227,6 +317,9 @@ pub struct SwapProgress {
     pub fees: std::collections::BTreeMap<String, Decimal>,
     /// The reference price when the first attempt started (the benchmark of the swap's cost).
     pub arrival_price: Option<Decimal>,
+    /// No new attempt before this (after an attempt the venue ended with a rejection).
+    #[serde(default)]
+    pub not_before_ms: Option<TimestampMs>,
 }
 
 impl SwapProgress {
@@ -359,6 +452,9 @@ impl Leg {
             withdraw_requested_ms: None,
             dest_from_block: None,
             arrival: None,
+            to_trading: None,
+            to_funding: None,
+            quality: None,
         }
     }
 
@@ -581,6 +677,52 @@ mod tests {
             assert_eq!((l.stage, l.funds_at), (stage, funds));
         }
         assert_eq!(l.received_out, Some(Decimal::from(999)));
+    }
+
+    #[test]
+    fn quality_counts_slippage_fees_cost_and_lag() {
+        let mut l = leg(true);
+        l.created_ms = 1_000;
+        let mut sw = SwapProgress {
+            market: "USDCUSDT".into(),
+            side: Side::Sell,
+            base: "USDC".into(),
+            quote: "USDT".into(),
+            quantity: Decimal::from(1000),
+            attempt: 0,
+            open: false,
+            started_ms: 0,
+            filled: Decimal::ZERO,
+            notional: Decimal::ZERO,
+            fees: Default::default(),
+            arrival_price: Some(Decimal::ONE),
+            not_before_ms: None,
+        };
+        // Sold 1000 USDC at 0.999 (10 bps below the arrival mid), 0.4 USDT fee.
+        sw.add_fills([(
+            Decimal::new(999, 3),
+            Decimal::from(1000),
+            Decimal::new(4, 1),
+            "USDT",
+        )]);
+        l.swap = Some(sw);
+        l.received_out = Some(Decimal::new(9986, 1));
+        l.withdraw_amount = Some(Decimal::new(9986, 1));
+        l.withdrawal_fee = Decimal::ONE;
+        let q = l.measure(|_| Decimal::ONE, 61_000);
+        assert!((q.slippage_bps.unwrap() - 10.0).abs() < 1e-9, "{q:?}");
+        assert_eq!(q.fees, Decimal::new(14, 1));
+        // 1000 left, 997.6 arrived.
+        assert_eq!(q.cost, Decimal::new(24, 1));
+        assert!((q.cost_bps - 24.0).abs() < 1e-9);
+        assert_eq!(q.lag_ms, 60_000);
+        // A buy above the mid is slippage too; a same-asset move has none.
+        let mut b = l.clone();
+        let s = b.swap.as_mut().unwrap();
+        s.side = Side::Buy;
+        assert!((b.measure(|_| Decimal::ONE, 0).slippage_bps.unwrap() + 10.0).abs() < 1e-9);
+        let t = leg(false);
+        assert_eq!(t.measure(|_| Decimal::ONE, 0).slippage_bps, None);
     }
 
     #[test]

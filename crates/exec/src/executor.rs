@@ -225,6 +225,10 @@ pub async fn drive(
     let mut fills_since = clock.now_ms() - 1_000;
     let mut cancelling = false;
     let mut late_deadline: Option<TimestampMs> = None;
+    // Account and book reads no more often than the venue's rate limit affords.
+    let poll = opts.poll.max(venue.read_interval());
+    let read_every = venue.read_interval().as_millis() as i64;
+    let mut last_read: TimestampMs = TimestampMs::MIN / 2;
     loop {
         if !cancelling && shutdown.as_ref().is_some_and(|s| *s.borrow()) {
             auction.cancel_all(clock.now_ms());
@@ -277,7 +281,7 @@ pub async fn drive(
                 let deadline =
                     *late_deadline.get_or_insert(now + opts.late_fill_wait.as_millis() as i64);
                 if now < deadline {
-                    tokio::time::sleep(opts.poll).await;
+                    tokio::time::sleep(poll).await;
                     poll_fills(venue, auction, &ours, &mut fills_since, clock).await;
                     continue;
                 }
@@ -294,7 +298,7 @@ pub async fn drive(
             .poll_timeout()
             .map(|t| (t - now).max(0) as u64)
             .unwrap_or(u64::MAX);
-        let wait = Duration::from_millis(wake.min(opts.poll.as_millis() as u64));
+        let wait = Duration::from_millis(wake.min(poll.as_millis() as u64));
         match shutdown.as_mut() {
             Some(s) if !cancelling => {
                 tokio::select! {
@@ -304,11 +308,14 @@ pub async fn drive(
             }
             _ => tokio::time::sleep(wait).await,
         }
-        poll_fills(venue, auction, &ours, &mut fills_since, clock).await;
-        if !auction.is_ending()
-            && let Ok(d) = venue.depth(&market, 1).await
-        {
-            auction.handle(clock.now_ms(), Event::from_depth(&d));
+        if clock.now_ms() - last_read >= read_every {
+            last_read = clock.now_ms();
+            poll_fills(venue, auction, &ours, &mut fills_since, clock).await;
+            if !auction.is_ending()
+                && let Ok(d) = venue.depth(&market, 1).await
+            {
+                auction.handle(clock.now_ms(), Event::from_depth(&d));
+            }
         }
         auction.handle(clock.now_ms(), Event::Timer);
     }

@@ -71,6 +71,12 @@ pub trait Venue: Send + Sync {
         }
     }
 
+    /// The shortest interval between repeated reads of the account (fills, transfers) and of a book that
+    /// the venue's rate limit affords while other work goes on; callers that poll keep to it.
+    fn read_interval(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// The address to deposit `asset` to over `network`.
     async fn deposit_address(&self, asset: &str, network: &str) -> Result<String, VenueError> {
         let _ = (asset, network);
@@ -86,6 +92,31 @@ pub trait Venue: Send + Sync {
         Err(VenueError::Unsupported {
             venue: self.name().to_string(),
             what: "withdrawals".into(),
+        })
+    }
+
+    /// Does `asset` deposited over `network` land in (and withdrawn over it draw from) a funding account
+    /// apart from the trading account? Then the funds move between the two with
+    /// [`Venue::internal_transfer`] before a swap and before a withdrawal. Hyperliquid: USDC over the
+    /// Arbitrum bridge lives in the perp account, and spot trades from spot.
+    fn funding_account(&self, asset: &str, network: &str) -> bool {
+        let _ = (asset, network);
+        false
+    }
+
+    /// A fresh nonce for an [`InternalTransfer`], never handed out before by this client.
+    fn transfer_nonce(&self) -> u64 {
+        0
+    }
+
+    /// Move funds between the venue's own accounts. Sending the same request (same nonce) again is safe:
+    /// it executes at most once. Confirm an unknown outcome in [`Venue::transfers_since`]
+    /// ([`TransferKind::ToTrading`] / [`TransferKind::ToFunding`] records).
+    async fn internal_transfer(&self, t: &InternalTransfer) -> Result<(), VenueError> {
+        let _ = t;
+        Err(VenueError::Unsupported {
+            venue: self.name().to_string(),
+            what: "moves between accounts".into(),
         })
     }
 

@@ -15,7 +15,7 @@ use super::decide::{self, Decision, Inputs};
 use super::driver::{Driver, Task};
 use super::kill::{KV_KILL, KillState, KillSwitch};
 use super::observe::{self, PendingMap, WorldView};
-use super::status::{ChainStatus, Status, VenueStatus};
+use super::status::{ChainStatus, LegStatus, Status, VenueStatus};
 use super::world::World;
 use ballast_chain::IntentId;
 use ballast_config::service::Mode;
@@ -106,6 +106,8 @@ pub struct Service {
     pub world: World,
     executor: Arc<Executor>,
     auctions: HashMap<String, tokio::task::JoinHandle<Result<Report, ExecError>>>,
+    /// The live progress of each running auction, by leg (for the status and the table).
+    progress: Arc<std::sync::Mutex<HashMap<String, ballast_exec::executor::Progress>>>,
     kill: KillSwitch,
     pub status: Arc<RwLock<Status>>,
     last_view: Option<WorldView>,
@@ -179,8 +181,16 @@ fn open_journal(cfg: &Config, now: TimestampMs) -> Result<Journal, ServiceError>
                     }),
                 });
             }
-            // The simulated world is gone, but an operator's halt is not: the kill switch carries over.
-            let kill = j.kv(KV_KILL)?;
+            // The simulated world is gone, but an operator's halt is not: the kill switch carries over when
+            // an operator set it. A breaker's trip belongs to the world that tripped it and goes with it.
+            let kill = j.kv(KV_KILL)?.filter(|k| {
+                let by_breaker = serde_json::from_str::<KillSwitch>(k)
+                    .is_ok_and(|k| k.by.starts_with("breaker:"));
+                if by_breaker {
+                    tracing::info!(kill_switch = %k, "paper: the previous run's breaker trip does not carry over to the new world");
+                }
+                !by_breaker
+            });
             drop(j);
             remove_journal(path).map_err(|e| {
                 ServiceError::Other(format!(
@@ -304,6 +314,7 @@ impl Service {
             world,
             executor,
             auctions: HashMap::new(),
+            progress: Default::default(),
             kill,
             status: Arc::new(RwLock::new(status)),
             last_view: None,
@@ -511,7 +522,13 @@ impl Service {
             let was = before.get(&o.leg.id).copied();
             if was != Some(o.leg.stage) {
                 match o.leg.stage {
-                    Stage::Done => st.counters.legs_done += 1,
+                    Stage::Done => {
+                        st.counters.legs_done += 1;
+                        let now = self.clock.now_ms();
+                        for c in st.quality.record(&o.leg, &self.cfg.service.quality, now) {
+                            tracing::warn!(leg = %o.leg.id, threshold = true, "{c}");
+                        }
+                    }
                     Stage::Failed => st.counters.legs_failed += 1,
                     Stage::Expired => st.counters.legs_expired += 1,
                     _ => {}
@@ -520,9 +537,18 @@ impl Service {
             if let Some(job) = o.spawn {
                 let ex = self.executor.clone();
                 tracing::info!(leg = %o.leg.id, venue = %job.venue, market = %job.market, side = %job.side, qty = %job.qty, intent = %job.intent, "auction started");
+                let (board, leg_id) = (self.progress.clone(), o.leg.id.clone());
                 self.auctions.insert(
                     o.leg.id.clone(),
-                    tokio::spawn(async move { ex.run_one(&job, |_| {}).await }),
+                    tokio::spawn(async move {
+                        ex.run_one(&job, |p| {
+                            board
+                                .lock()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .insert(leg_id.clone(), p.clone());
+                        })
+                        .await
+                    }),
                 );
             }
         }
@@ -881,7 +907,13 @@ impl Service {
             st.value_moved_today = m;
         }
         st.kill = Some(self.kill.clone());
-        st.legs = legs.iter().map(Into::into).collect();
+        let mut board = self.progress.lock().unwrap_or_else(|e| e.into_inner());
+        board.retain(|id, _| self.auctions.contains_key(id));
+        st.legs = legs
+            .iter()
+            .map(|l| LegStatus::from(l).with_progress(l, board.get(&l.id)))
+            .collect();
+        drop(board);
         st.alerts = self.alerts.clone();
         st.restart_needed = self.restart_needed.clone();
         if let Some(view) = &self.last_view {

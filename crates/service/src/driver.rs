@@ -32,12 +32,12 @@ use ballast_chain::{
 };
 use ballast_config::Config;
 use ballast_core::auction::{EndReason, Report};
-use ballast_core::leg::{ArrivalRef, Leg, LegEvent, Stage, SwapProgress};
+use ballast_core::leg::{AccountMove, ArrivalRef, Leg, LegEvent, Stage, SwapProgress};
 use ballast_core::model::{Side, TimestampMs, floor_dp};
 use ballast_exec::executor::{ExecError, Executor, SwapJob};
 use ballast_exec::{
-    ClientOrderId, Clock, OrderState, TransferKind, TransferState, Venue, VenueError,
-    WithdrawRequest,
+    ClientOrderId, Clock, InternalTransfer, OrderState, TransferKind, TransferState, Venue,
+    VenueError, WithdrawRequest,
 };
 use ballast_store::{Journal, Stamp, StoreError};
 
@@ -99,6 +99,20 @@ pub fn withdraw_key(leg_id: &str) -> String {
         .as_hex()
         .to_string()
 }
+
+/// Where a move between a venue's accounts stands.
+enum Moved {
+    Done,
+    Wait,
+    Fail(String),
+}
+
+/// How long the next auction attempt waits after one the venue ended with a rejection.
+const REJECTED_ATTEMPT_BACKOFF_MS: i64 = 5_000;
+/// How long after a move's first send its ledger record is waited for before the request is sent again.
+const MOVE_RESOLVE_MS: i64 = 5_000;
+/// How long a move is retried under one nonce before a fresh one (the venue refused or never saw it).
+const MOVE_NONCE_MS: i64 = 60_000;
 
 enum Step {
     /// Nothing to do now.
@@ -257,7 +271,20 @@ impl Driver<'_> {
             Stage::DepositSubmitted => self.follow_deposit(leg).await,
             Stage::Deposited => {
                 if leg.swaps() {
-                    return self.start_swap(leg, out).await;
+                    let amount = leg.amount_in;
+                    return match self.ensure_move(leg, true, amount).await? {
+                        Moved::Done => self.start_swap(leg, out).await,
+                        Moved::Wait => Ok(()),
+                        Moved::Fail(reason) => {
+                            self.apply(
+                                leg,
+                                Step::Event(LegEvent::Failed { reason }, json!({})),
+                                vec![],
+                                out,
+                            )
+                            .await
+                        }
+                    };
                 }
                 let amount = leg.amount_in;
                 Step::Event(
@@ -562,6 +589,7 @@ impl Driver<'_> {
             notional: Decimal::ZERO,
             fees: Default::default(),
             arrival_price: None,
+            not_before_ms: None,
         });
         self.apply(
             leg,
@@ -581,6 +609,9 @@ impl Driver<'_> {
         let Some(swap) = leg.swap.clone() else {
             return Ok(());
         };
+        if swap.not_before_ms.is_some_and(|t| self.now() < t) {
+            return Ok(());
+        }
         let rules = match self.executor.rules(&leg.venue, &swap.market).await {
             Ok(r) => r,
             Err(_) => return Ok(()),
@@ -635,7 +666,10 @@ impl Driver<'_> {
             market: s.market.clone(),
             side: s.side,
             qty,
-            reference: None,
+            // A buy is sized so that its dearest price (the floor above this mid) spends no more than the
+            // leg holds: its schedule hangs off the same mid, or a market that rose since the look would
+            // let it commit more than the leg's own funds (and eat into another leg's on a shared account).
+            reference: (s.side == Side::Buy).then_some(mid),
             schedule: self.cfg.service.auction.clone(),
             reprice: self.cfg.service.reprice,
             intent,
@@ -666,6 +700,11 @@ impl Driver<'_> {
                                 .map(|f| (f.price, f.qty, f.fee, f.fee_asset.as_str())),
                         );
                         canceled = matches!(report.end_reason, Some(EndReason::Canceled));
+                        // A rejection ended it: the next attempt waits, so a venue that refuses (funds
+                        // still held by another order, a rule) is not asked again and again in a burst.
+                        swap.not_before_ms =
+                            matches!(report.end_reason, Some(EndReason::Rejected { .. }))
+                                .then(|| self.now() + REJECTED_ATTEMPT_BACKOFF_MS);
                         tracing::info!(leg = %leg.id, filled = %report.filled, unfilled = %report.unfilled, end = ?report.end_reason, "auction ended");
                     }
                     Err(e) => {
@@ -821,6 +860,178 @@ impl Driver<'_> {
         self.apply(leg, Step::Event(ev, detail), new, out).await
     }
 
+    // ---- moves between the venue's accounts -------------------------------------------------------------
+
+    /// Move `amount` of the leg's asset between the venue's funding and trading accounts (towards trading
+    /// before a swap, towards funding before a withdrawal), on venues that keep them apart.
+    ///
+    /// The request is journaled with its nonce before it is first sent. A lost answer is resolved by the
+    /// venue's ledger (a record of the same direction and amount since the first send, claimed so no other
+    /// leg takes it); until the record shows, the same request (same nonce) is sent again, which the venue
+    /// executes at most once. Only after [`MOVE_NONCE_MS`] with neither an answer nor a record is a fresh
+    /// nonce taken.
+    async fn ensure_move(
+        &self,
+        leg: &mut Leg,
+        to_trading: bool,
+        amount: Decimal,
+    ) -> Result<Moved, StoreError> {
+        let Some(v) = self.world.venues.get(&leg.venue) else {
+            return Ok(Moved::Wait);
+        };
+        let (asset, chain) = if to_trading {
+            (leg.from.asset.clone(), leg.from.chain.clone())
+        } else {
+            (leg.to.asset.clone(), leg.to.chain.clone())
+        };
+        if !v.venue.funding_account(&asset, &v.network(&chain)) {
+            return Ok(Moved::Done);
+        }
+        if !self.kill.may_continue() {
+            return Ok(Moved::Wait);
+        }
+        let (kind, what) = if to_trading {
+            (TransferKind::ToTrading, "to_trading")
+        } else {
+            (TransferKind::ToFunding, "to_funding")
+        };
+        fn slot(l: &mut Leg, to_trading: bool) -> &mut Option<AccountMove> {
+            if to_trading {
+                &mut l.to_trading
+            } else {
+                &mut l.to_funding
+            }
+        }
+        let now = self.now();
+        let mut m = match slot(leg, to_trading).clone() {
+            Some(m) if m.done => return Ok(Moved::Done),
+            Some(m) => {
+                // Sent before: is it in the ledger?
+                if let Some(rec) = self.find_move(leg, kind, &m).await {
+                    let mut m = m;
+                    m.done = true;
+                    m.record = Some(rec.clone());
+                    *slot(leg, to_trading) = Some(m);
+                    self.save(
+                        leg,
+                        "leg.moved",
+                        json!({"move": what, "record": rec, "amount": amount}),
+                        vec![],
+                    )
+                    .await?;
+                    return Ok(Moved::Done);
+                }
+                if now - m.sent_ms < MOVE_RESOLVE_MS {
+                    return Ok(Moved::Wait);
+                }
+                if now - m.sent_ms >= MOVE_NONCE_MS {
+                    // Never executed under that nonce (the ledger would show it): a fresh request.
+                    tracing::warn!(leg = %leg.id, nonce = m.nonce, "{what}: no answer and no ledger record; a new request");
+                    AccountMove {
+                        nonce: v.venue.transfer_nonce(),
+                        sent_ms: now,
+                        sends: 0,
+                        ..m
+                    }
+                } else {
+                    m
+                }
+            }
+            None => AccountMove {
+                asset: asset.clone(),
+                amount,
+                nonce: v.venue.transfer_nonce(),
+                sent_ms: now,
+                sends: 0,
+                done: false,
+                record: None,
+            },
+        };
+        // The request (its nonce, and that it is being sent) is on disk before the venue hears of it.
+        let first = m.sends == 0;
+        m.sends += 1;
+        *slot(leg, to_trading) = Some(m.clone());
+        self.save(
+            leg,
+            if first {
+                "leg.move_intent"
+            } else {
+                "leg.move_resend"
+            },
+            json!({"move": what, "asset": m.asset, "amount": m.amount, "nonce": m.nonce, "sends": m.sends}),
+            vec![],
+        )
+        .await?;
+        let req = InternalTransfer {
+            asset: m.asset.clone(),
+            amount: m.amount,
+            to_trading,
+            nonce: m.nonce,
+        };
+        let r = v.venue.internal_transfer(&req).await;
+        match r {
+            Ok(()) => {
+                m.done = true;
+                *slot(leg, to_trading) = Some(m.clone());
+                self.save(
+                    leg,
+                    "leg.moved",
+                    json!({"move": what, "amount": m.amount, "nonce": m.nonce}),
+                    vec![],
+                )
+                .await?;
+                Ok(Moved::Done)
+            }
+            Err(e) if transient(&e) || !first => {
+                // Unknown, or refused on a resend (the nonce may have been spent by the first send):
+                // the ledger decides.
+                tracing::warn!(leg = %leg.id, "{what}: {e}; resolving against the venue's ledger");
+                *slot(leg, to_trading) = Some(m);
+                Ok(Moved::Wait)
+            }
+            Err(e @ VenueError::InsufficientBalance { .. }) => {
+                // Refused outright on its first send: nothing moved; the next try is a new request.
+                tracing::warn!(leg = %leg.id, "{what}: {e}; retrying");
+                *slot(leg, to_trading) = None;
+                self.save(
+                    leg,
+                    "leg.move_refused",
+                    json!({"move": what, "nonce": m.nonce, "reason": e.to_string()}),
+                    vec![],
+                )
+                .await?;
+                Ok(Moved::Wait)
+            }
+            Err(e) => Ok(Moved::Fail(format!("{what} refused: {e}"))),
+        }
+    }
+
+    /// The venue's ledger record of a move sent earlier: same direction and amount, at or after its first
+    /// send, not claimed by another leg; claimed for this one.
+    async fn find_move(&self, leg: &Leg, kind: TransferKind, m: &AccountMove) -> Option<String> {
+        let view = self.view.venue(&leg.venue)?;
+        let claimed: BTreeSet<String> = self
+            .journal
+            .claimed("move")
+            .ok()?
+            .into_iter()
+            .filter(|(_, l)| l != &leg.id)
+            .map(|(k, _)| k)
+            .collect();
+        let t = view.transfers.iter().find(|t| {
+            t.kind == kind
+                && t.amount == m.amount
+                && t.asset.eq_ignore_ascii_case(&m.asset)
+                && t.updated_ms >= m.sent_ms - 5_000
+                && !claimed.contains(&format!("{}:{}", leg.venue, t.id))
+        })?;
+        let key = format!("{}:{}", leg.venue, t.id);
+        match self.claim("move", &key, &leg.id).await {
+            Ok(true) => Some(t.id.clone()),
+            _ => None,
+        }
+    }
+
     // ---- withdrawal ---------------------------------------------------------------------------------
 
     async fn withdraw(&self, leg: &mut Leg) -> Result<Step, StoreError> {
@@ -848,6 +1059,21 @@ impl Driver<'_> {
                     LegEvent::Failed { reason: "the swap filled nothing: nothing to withdraw (the remainder returns to the source)".into() },
                     json!({}),
                 ));
+            }
+            // Funds that sit in the venue's trading account go to its funding account first.
+            let in_trading = leg.swaps()
+                || leg.starts_on_venue
+                || !v
+                    .venue
+                    .funding_account(&leg.from.asset, &v.network(&leg.from.chain));
+            if in_trading && v.venue.funding_account(&leg.to.asset, &network) {
+                match self.ensure_move(leg, false, amount).await? {
+                    Moved::Done => {}
+                    Moved::Wait => return Ok(Step::Wait),
+                    Moved::Fail(reason) => {
+                        return Ok(Step::Event(LegEvent::Failed { reason }, json!({})));
+                    }
+                }
             }
             let head = match c.chain.head().await {
                 Ok(h) => h.number,
@@ -1049,9 +1275,11 @@ impl Driver<'_> {
             log_index: a.log_index,
             block: a.block,
         });
+        let q = leg.measure(|asset| self.cfg.service.price(asset), self.now());
+        leg.quality = Some(q.clone());
         Ok(Step::Event(
             LegEvent::Arrived,
-            json!({"tx": format!("{:#x}", a.tx_hash), "block": a.block, "amount": a.amount}),
+            json!({"tx": format!("{:#x}", a.tx_hash), "block": a.block, "amount": a.amount, "quality": q}),
         ))
     }
 

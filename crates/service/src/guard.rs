@@ -11,8 +11,8 @@ use rust_decimal::Decimal;
 
 use ballast_core::model::TimestampMs;
 use ballast_exec::{
-    Balance, ClientOrderId, Clock, Depth, Fill, MarketRules, OrderRequest, OrderStatus,
-    RateHeadroom, RejectKind, TransferStatus, Venue, VenueError, WithdrawRequest,
+    Balance, ClientOrderId, Clock, Depth, Fill, InternalTransfer, MarketRules, OrderRequest,
+    OrderStatus, RateHeadroom, RejectKind, TransferStatus, Venue, VenueError, WithdrawRequest,
 };
 use ballast_store::{Journal, Stamp};
 
@@ -192,5 +192,23 @@ impl Venue for GuardedVenue {
 
     async fn transfers_since(&self, since: TimestampMs) -> Result<Vec<TransferStatus>, VenueError> {
         self.inner.transfers_since(since).await
+    }
+
+    fn read_interval(&self) -> std::time::Duration {
+        self.inner.read_interval()
+    }
+
+    fn funding_account(&self, asset: &str, network: &str) -> bool {
+        self.inner.funding_account(asset, network)
+    }
+
+    fn transfer_nonce(&self) -> u64 {
+        self.inner.transfer_nonce()
+    }
+
+    async fn internal_transfer(&self, t: &InternalTransfer) -> Result<(), VenueError> {
+        let r = self.inner.internal_transfer(t).await;
+        self.stats.outcome(&r);
+        r
     }
 }

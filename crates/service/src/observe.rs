@@ -134,17 +134,38 @@ pub async fn observe(
         .unwrap_or(now)
         .min(now);
     let since = oldest - 10 * 60_000;
-    // A venue's deposits and withdrawals only matter to the legs through it: a venue with none is not asked
-    // (its ledger endpoint is expensive on Hyperliquid's rate limit).
+    // A venue's deposits, withdrawals and internal moves only matter to the legs through it that wait for
+    // one: a venue with none is not asked (its ledger endpoint is expensive on Hyperliquid's rate limit).
     let busy: BTreeSet<&str> = legs
         .iter()
-        .filter(|l| l.stage != Stage::Done)
+        .filter(|l| {
+            matches!(
+                l.stage,
+                Stage::DepositSubmitted
+                    | Stage::Deposited
+                    | Stage::Swapped
+                    | Stage::WithdrawSubmitted
+                    | Stage::Expired
+            )
+        })
         .map(|l| l.venue.as_str())
         .collect();
     let venue_reads = world.venues.iter().map(|(name, link)| {
         let mkts = markets.get(name).cloned().unwrap_or_default();
         let busy = busy.contains(name.as_str());
         async move {
+            let every = link.venue.read_interval().as_millis() as i64;
+            let cached = link
+                .last_view
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
+            if let Some((at, with_transfers, v)) = cached
+                && now - at < every
+                && (with_transfers || !busy)
+            {
+                return Ok(v);
+            }
             let transfers = if busy {
                 link.venue
                     .transfers_since(since)
@@ -160,11 +181,14 @@ pub async fn observe(
                     mids.insert(m, mid);
                 }
             }
-            Ok::<_, String>(VenueView {
+            let v = VenueView {
                 transfers,
                 mids,
                 headroom: link.venue.headroom().fraction,
-            })
+            };
+            *link.last_view.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((now, busy, v.clone()));
+            Ok::<_, String>(v)
         }
     });
     let (chains, venues) = futures_util::join!(join_all(chain_reads), join_all(venue_reads));

@@ -406,6 +406,38 @@ async fn paper_hyperliquid(
         None => KeySigner::random(),
     };
     let market_names: Vec<String> = markets.iter().map(|m| m.rules.market.clone()).collect();
+    // HyperEVM: the spot tokens routed over it are linked to the chain's ERC-20s, and cross through their
+    // system addresses; the account there must be the Hyperliquid account (the venue credits the sender).
+    let evm = chains.values().find(|c| {
+        c.cfg
+            .name
+            .eq_ignore_ascii_case(ballast_venue_hyperliquid::wallet::EVM_NETWORK)
+    });
+    let mut indices = hl_server::Indices::default();
+    let mut evm_assets = Vec::new();
+    if let Some(link) = evm {
+        if link.account != signer.address() {
+            return Err(WorldError::Paper(format!(
+                "venue {name:?}: chain {} signs as {:#x}, but Hyperliquid credits HyperEVM deposits to the sender and pays HyperEVM withdrawals to it: use the Arbitrum account {:#x} there too",
+                link.cfg.name,
+                link.account,
+                signer.address()
+            )));
+        }
+        for r in cfg.routes.iter().filter(|r| r.venue == name) {
+            for end in [&r.from, &r.to] {
+                if end.chain == link.cfg.name
+                    && let Some(t) = link.cfg.token(&end.asset)
+                    && !evm_assets.contains(&end.asset)
+                {
+                    indices
+                        .evm
+                        .insert(end.asset.clone(), (t.address, i32::from(t.decimals) - 8));
+                    evm_assets.push(end.asset.clone());
+                }
+            }
+        }
+    }
     let server_cfg = HlServerCfg {
         listen: "127.0.0.1:0".parse().expect("addr"),
         chain: Network::Testnet,
@@ -425,7 +457,7 @@ async fn paper_hyperliquid(
             agents: Vec::new(),
             master: None,
         }],
-        indices: Default::default(),
+        indices,
         step: Duration::from_millis(100),
         ip_weight_per_minute: ballast_venue_hyperliquid::ratelimit::IP_WEIGHT_PER_MINUTE,
         address_budget: true,
@@ -441,32 +473,52 @@ async fn paper_hyperliquid(
     opts.withdraw_addresses = vec![signer.address()];
     let client = HyperliquidClient::new(name, opts, Some(signer))
         .map_err(|e| WorldError::Paper(e.to_string()))?
-        .with_clock(clock.clone());
-    if let Some(link) = arb {
+        .with_clock(clock.clone())
+        .with_shared_reads(Duration::from_secs(3));
+    // The bridge takes USDC on Arbitrum (when the chain has it configured); HyperEVM takes the linked tokens.
+    let usdc_on = |c: &ChainCfg| -> Vec<String> {
+        c.tokens
+            .iter()
+            .filter(|t| t.asset == "USDC")
+            .map(|t| t.asset.clone())
+            .collect()
+    };
+    let sides = [
+        (
+            arb,
+            hl_server::bridge::NETWORK,
+            arb.map(|l| usdc_on(&l.cfg)),
+            255,
+        ),
+        (evm, hl_server::bridge::EVM_NETWORK, Some(evm_assets), 254),
+    ];
+    let mut links = Vec::new();
+    for (link, network, assets, key) in sides {
+        let (Some(link), Some(assets)) = (link, assets) else {
+            continue;
+        };
+        if assets.is_empty() {
+            continue;
+        }
         let ledger = link.ledger.as_ref().expect("paper chains are simulated");
         let (payer, hot) = hot_wallet(
             &link.cfg,
             ledger,
-            HOT_WALLET_KEY + (vi as u32) * 256 + 255,
+            HOT_WALLET_KEY + (vi as u32) * 256 + key,
             clock,
         )
         .await?;
-        // The bridge takes USDC only (when the chain has it configured).
-        let assets = link
-            .cfg
-            .tokens
-            .iter()
-            .filter(|t| t.asset == "USDC")
-            .map(|t| t.asset.clone())
-            .collect();
+        links.push(BridgeChain {
+            network: network.to_string(),
+            chain: payer,
+            assets,
+            hot_wallet: Some(hot),
+        });
+    }
+    if !links.is_empty() {
         pw.bridges.push(server.bridge(
             TESTNET_BRIDGE.parse().expect("bridge address"),
-            vec![BridgeChain {
-                network: hl_server::bridge::NETWORK.to_string(),
-                chain: payer,
-                assets,
-                hot_wallet: Some(hot),
-            }],
+            links,
             BRIDGE_POLL,
         ));
     }

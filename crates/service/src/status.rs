@@ -47,6 +47,62 @@ pub struct LegStatus {
     pub value: Decimal,
     pub problem: Option<String>,
     pub since_ms: TimestampMs,
+    /// The swap's market, for a leg that swaps.
+    pub market: Option<String>,
+    /// The swap as it stands, once it started.
+    pub auction: Option<AuctionStatus>,
+}
+
+/// A leg's swap as shown: where its order works against the reference, and how much is filled.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct AuctionStatus {
+    pub side: ballast_core::model::Side,
+    /// The mid when the swap started (the benchmark of its cost).
+    pub reference: Option<Decimal>,
+    /// The working order's price (none between orders or after the auction).
+    pub price: Option<Decimal>,
+    /// Price against the reference in bps, signed so that positive is worse for us (paying more, or
+    /// selling for less).
+    pub vs_reference_bps: Option<f64>,
+    /// Share of the quantity filled, 0..1 (folded attempts plus the running one).
+    pub filled_share: f64,
+    /// A running auction in this process.
+    pub working: bool,
+}
+
+impl LegStatus {
+    /// With the live progress of its running auction, if any.
+    pub fn with_progress(mut self, l: &Leg, p: Option<&ballast_exec::executor::Progress>) -> Self {
+        let Some(sw) = &l.swap else {
+            return self;
+        };
+        let filled = sw.filled + p.map(|p| p.filled).unwrap_or_default();
+        let share = if sw.quantity.is_zero() {
+            0.0
+        } else {
+            to_f64(filled / sw.quantity).clamp(0.0, 1.0)
+        };
+        let price = p.and_then(|p| p.price);
+        let vs = match (price, sw.arrival_price) {
+            (Some(px), Some(r)) if !r.is_zero() => {
+                let bps = to_f64((px - r) / r) * 10_000.0;
+                Some(match sw.side {
+                    ballast_core::model::Side::Buy => bps,
+                    ballast_core::model::Side::Sell => -bps,
+                })
+            }
+            _ => None,
+        };
+        self.auction = Some(AuctionStatus {
+            side: sw.side,
+            reference: sw.arrival_price,
+            price,
+            vs_reference_bps: vs,
+            filled_share: share,
+            working: p.is_some_and(|p| !p.done),
+        });
+        self
+    }
 }
 
 impl From<&Leg> for LegStatus {
@@ -62,7 +118,184 @@ impl From<&Leg> for LegStatus {
             value: l.value,
             problem: l.problem.clone(),
             since_ms: l.stage_since_ms,
+            market: l.market.clone(),
+            auction: None,
         }
+    }
+}
+
+/// A Prometheus histogram: cumulative buckets, sum and count.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Histogram {
+    pub bounds: Vec<f64>,
+    /// Observations at or below each bound (not cumulative here; rendered cumulative).
+    pub counts: Vec<u64>,
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl Histogram {
+    fn new(bounds: &[f64]) -> Histogram {
+        Histogram {
+            bounds: bounds.to_vec(),
+            counts: vec![0; bounds.len()],
+            sum: 0.0,
+            count: 0,
+        }
+    }
+
+    fn observe(&mut self, v: f64) {
+        if let Some(i) = self.bounds.iter().position(|b| v <= *b) {
+            self.counts[i] += 1;
+        }
+        self.sum += v;
+        self.count += 1;
+    }
+}
+
+/// Slippage buckets, bps.
+const SLIPPAGE_BUCKETS: [f64; 9] = [-5.0, 0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0];
+/// Lag buckets, seconds (up to the 2 h default threshold and beyond).
+const LAG_BUCKETS: [f64; 10] = [
+    10.0, 30.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 86400.0,
+];
+
+/// The execution quality of the rebalances through one venue and route since the daemon started.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RouteQuality {
+    pub venue: String,
+    /// `from -> to`.
+    pub route: String,
+    pub legs: u64,
+    /// Value moved, base units.
+    pub value: Decimal,
+    pub fees: Decimal,
+    pub cost: Decimal,
+    /// Value-weighted cost, bps.
+    pub cost_bps: f64,
+    pub mean_slippage_bps: Option<f64>,
+    pub max_slippage_bps: Option<f64>,
+    pub mean_lag_seconds: f64,
+    pub max_lag_seconds: f64,
+    /// Legs that crossed the slippage threshold, and the lag threshold.
+    pub slippage_crossed: u64,
+    pub lag_crossed: u64,
+    pub slippage_hist: Histogram,
+    pub lag_hist: Histogram,
+}
+
+/// One completed rebalance, as shown.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RebalanceStatus {
+    pub leg: String,
+    pub venue: String,
+    pub route: String,
+    pub value: Decimal,
+    pub quality: ballast_core::leg::Quality,
+    pub done_ms: TimestampMs,
+}
+
+/// Every completed rebalance's quality since the daemon started: per route, and the latest ones.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct QualityBoard {
+    pub routes: Vec<RouteQuality>,
+    pub recent: Vec<RebalanceStatus>,
+}
+
+/// How many completed rebalances `/status` lists.
+const RECENT: usize = 20;
+
+impl QualityBoard {
+    /// Count a completed leg (one that carries its quality); the thresholds it crosses, if any.
+    pub fn record(
+        &mut self,
+        l: &Leg,
+        limits: &ballast_config::service::QualityLimits,
+        now: TimestampMs,
+    ) -> Vec<String> {
+        let Some(q) = &l.quality else {
+            return Vec::new();
+        };
+        let route = format!("{} -> {}", l.from, l.to);
+        let i = match self
+            .routes
+            .iter()
+            .position(|r| r.venue == l.venue && r.route == route)
+        {
+            Some(i) => i,
+            None => {
+                self.routes.push(RouteQuality {
+                    venue: l.venue.clone(),
+                    route: route.clone(),
+                    legs: 0,
+                    value: Decimal::ZERO,
+                    fees: Decimal::ZERO,
+                    cost: Decimal::ZERO,
+                    cost_bps: 0.0,
+                    mean_slippage_bps: None,
+                    max_slippage_bps: None,
+                    mean_lag_seconds: 0.0,
+                    max_lag_seconds: 0.0,
+                    slippage_crossed: 0,
+                    lag_crossed: 0,
+                    slippage_hist: Histogram::new(&SLIPPAGE_BUCKETS),
+                    lag_hist: Histogram::new(&LAG_BUCKETS),
+                });
+                self.routes.len() - 1
+            }
+        };
+        let r = &mut self.routes[i];
+        let lag = q.lag_ms as f64 / 1000.0;
+        r.legs += 1;
+        r.value += l.value;
+        r.fees += q.fees;
+        r.cost += q.cost;
+        r.cost_bps = if r.value.is_zero() {
+            0.0
+        } else {
+            to_f64(r.cost / r.value) * 10_000.0
+        };
+        r.lag_hist.observe(lag);
+        r.mean_lag_seconds = r.lag_hist.sum / r.lag_hist.count as f64;
+        r.max_lag_seconds = r.max_lag_seconds.max(lag);
+        let mut crossed = Vec::new();
+        if let Some(sl) = q.slippage_bps {
+            r.slippage_hist.observe(sl);
+            r.mean_slippage_bps = Some(r.slippage_hist.sum / r.slippage_hist.count as f64);
+            r.max_slippage_bps = Some(r.max_slippage_bps.map_or(sl, |m| m.max(sl)));
+            if sl > limits.max_slippage_bps {
+                r.slippage_crossed += 1;
+                crossed.push(format!(
+                    "leg {} ({} {route}): slippage {sl:.1} bps is above the {} bps threshold",
+                    l.id, l.venue, limits.max_slippage_bps
+                ));
+            }
+        }
+        if q.lag_ms > limits.max_lag.as_millis() as i64 {
+            r.lag_crossed += 1;
+            crossed.push(format!(
+                "leg {} ({} {route}): lag {} is above the {} threshold",
+                l.id,
+                l.venue,
+                ballast_core::model::format_duration(std::time::Duration::from_millis(
+                    q.lag_ms.max(0) as u64
+                )),
+                ballast_core::model::format_duration(limits.max_lag),
+            ));
+        }
+        self.recent.insert(
+            0,
+            RebalanceStatus {
+                leg: l.id.clone(),
+                venue: l.venue.clone(),
+                route,
+                value: l.value,
+                quality: q.clone(),
+                done_ms: now,
+            },
+        );
+        self.recent.truncate(RECENT);
+        crossed
     }
 }
 
@@ -140,6 +373,8 @@ pub struct Status {
     pub chains: Vec<ChainStatus>,
     pub counters: Counters,
     pub value_moved_today: Decimal,
+    /// Execution quality of the rebalances completed since the daemon started.
+    pub quality: QualityBoard,
     /// Alerts not yet cleared (expired or failed legs with funds off-chain).
     pub alerts: Vec<String>,
     pub restart_needed: Vec<String>,
@@ -439,7 +674,99 @@ impl Status {
             "Alerts open (expired or failed legs).",
             &[(vec![], self.alerts.len() as f64)],
         );
+        self.quality_metrics(&mut p);
         p.out
+    }
+
+    fn quality_metrics(&self, p: &mut Prom) {
+        let routes = &self.quality.routes;
+        let rows = |f: &dyn Fn(&RouteQuality) -> f64| -> Vec<(Vec<(&str, &str)>, f64)> {
+            routes
+                .iter()
+                .map(|r| {
+                    (
+                        vec![("venue", r.venue.as_str()), ("route", r.route.as_str())],
+                        f(r),
+                    )
+                })
+                .collect()
+        };
+        p.counter(
+            "rebalances_total",
+            "Rebalance legs completed, by venue and route.",
+            &rows(&|r| r.legs as f64),
+        );
+        p.counter(
+            "rebalance_value_total",
+            "Value moved by completed rebalances, base units.",
+            &rows(&|r| to_f64(r.value)),
+        );
+        p.counter(
+            "rebalance_fees_total",
+            "Venue fees of completed rebalances, base units.",
+            &rows(&|r| to_f64(r.fees)),
+        );
+        p.counter(
+            "rebalance_cost_total",
+            "Total cost (value sent minus value arrived) of completed rebalances, base units.",
+            &rows(&|r| to_f64(r.cost)),
+        );
+        let mut crossed = Vec::new();
+        for r in routes {
+            for (kind, n) in [("slippage", r.slippage_crossed), ("lag", r.lag_crossed)] {
+                crossed.push((
+                    vec![
+                        ("venue", r.venue.as_str()),
+                        ("route", r.route.as_str()),
+                        ("kind", kind),
+                    ],
+                    n as f64,
+                ));
+            }
+        }
+        p.counter(
+            "rebalance_threshold_crossed_total",
+            "Completed rebalances above the [service.quality] slippage or lag threshold.",
+            &crossed,
+        );
+        type Pick = fn(&RouteQuality) -> &Histogram;
+        let hists: [(&str, &str, Pick); 2] = [
+            (
+                "rebalance_slippage_bps",
+                "Swap slippage against the arrival mid, bps (positive is worse).",
+                |r| &r.slippage_hist,
+            ),
+            (
+                "rebalance_lag_seconds",
+                "From planning to the funds arriving at the destination, seconds.",
+                |r| &r.lag_hist,
+            ),
+        ];
+        for (name, help, pick) in hists {
+            p.head(name, "histogram", help);
+            let (bucket, sum, count) = (
+                format!("{name}_bucket"),
+                format!("{name}_sum"),
+                format!("{name}_count"),
+            );
+            for r in routes {
+                let h = pick(r);
+                let labels = [("venue", r.venue.as_str()), ("route", r.route.as_str())];
+                let mut cum = 0;
+                for (b, c) in h.bounds.iter().zip(&h.counts) {
+                    cum += c;
+                    let le = b.to_string();
+                    p.val(&bucket, &[labels[0], labels[1], ("le", &le)], cum as f64);
+                }
+                p.val(
+                    &bucket,
+                    &[labels[0], labels[1], ("le", "+Inf")],
+                    h.count as f64,
+                );
+                p.val(&sum, &labels, h.sum);
+                p.val(&count, &labels, h.count as f64);
+            }
+        }
     }
 
     /// The compact table printed after each cycle.
@@ -491,16 +818,49 @@ impl Status {
                 }
             );
         }
-        for l in self.legs.iter().filter(|l| !matches!(l.stage, Stage::Done)) {
+        for r in self.quality.recent.iter().take(3) {
+            let q = &r.quality;
             let _ = writeln!(
                 s,
-                "  leg {:<18} {:<11} {} -> {} {:.2} {}{}",
+                "  done {:<17} {:<11} {} value {:.0} cost {:.2} ({:+.1} bps){} lag {:.0}s",
+                r.leg,
+                r.venue,
+                r.route,
+                to_f64(r.value),
+                to_f64(q.cost),
+                q.cost_bps,
+                q.slippage_bps
+                    .map(|b| format!(" slippage {b:+.1} bps"))
+                    .unwrap_or_default(),
+                q.lag_ms as f64 / 1000.0
+            );
+        }
+        for l in self.legs.iter().filter(|l| !matches!(l.stage, Stage::Done)) {
+            let auction = match (&l.auction, &l.market) {
+                (Some(a), Some(m)) if l.stage == Stage::Auctioning => {
+                    let price = match (a.price, a.vs_reference_bps) {
+                        (Some(p), Some(bps)) => format!(" @{p} ({bps:+.1} bps vs ref)"),
+                        (Some(p), None) => format!(" @{p}"),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "  {m} {}{price} filled {:.0}%",
+                        a.side,
+                        100.0 * a.filled_share
+                    )
+                }
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                s,
+                "  leg {:<18} {:<11} {} -> {} {:.2} {}{}{}",
                 l.id,
                 l.venue,
                 l.from,
                 l.to,
                 to_f64(l.amount),
                 l.stage,
+                auction,
                 l.problem
                     .as_ref()
                     .map(|p| format!(" ({p})"))
@@ -508,5 +868,97 @@ impl Status {
             );
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ballast_config::service::QualityLimits;
+    use ballast_core::leg::Quality;
+    use ballast_core::model::PositionKey;
+
+    fn done(id: &str, venue: &str, slippage: Option<f64>, lag_ms: i64, cost: i64) -> Leg {
+        let mut l = Leg::planned(
+            id.into(),
+            "v".into(),
+            venue.into(),
+            PositionKey::new("arbitrum", "USDC"),
+            PositionKey::new("hyperevm", "USDT0"),
+            Some("USDT0/USDC".into()),
+            Decimal::from(10_000),
+            Decimal::from(9_990),
+            0,
+        );
+        l.value = Decimal::from(10_000);
+        l.quality = Some(Quality {
+            slippage_bps: slippage,
+            fees: Decimal::from(2),
+            cost: Decimal::from(cost),
+            cost_bps: cost as f64,
+            lag_ms,
+        });
+        l
+    }
+
+    #[test]
+    fn quality_is_counted_per_route_with_thresholds_and_histograms() {
+        let limits = QualityLimits {
+            max_slippage_bps: 50.0,
+            max_lag: std::time::Duration::from_secs(3600),
+        };
+        let mut st = Status::default();
+        assert!(
+            st.quality
+                .record(&done("a", "hl", Some(3.0), 30_000, 5), &limits, 1)
+                .is_empty()
+        );
+        let crossed = st
+            .quality
+            .record(&done("b", "hl", Some(80.0), 7_200_000, 90), &limits, 2);
+        assert_eq!(crossed.len(), 2, "{crossed:?}");
+        assert!(crossed[0].contains("slippage 80.0 bps is above the 50 bps threshold"));
+        assert!(
+            crossed[1].contains("lag 2h is above the 1h threshold"),
+            "{crossed:?}"
+        );
+        // A leg without a measured quality (not completed) counts nothing.
+        let mut open = done("c", "hl", None, 0, 0);
+        open.quality = None;
+        assert!(st.quality.record(&open, &limits, 3).is_empty());
+        let r = &st.quality.routes[0];
+        assert_eq!((r.legs, r.slippage_crossed, r.lag_crossed), (2, 1, 1));
+        assert_eq!(r.cost, Decimal::from(95));
+        assert!((r.cost_bps - 47.5).abs() < 1e-9);
+        assert_eq!(r.max_slippage_bps, Some(80.0));
+        assert_eq!(st.quality.recent[0].leg, "b");
+        let m = st.prometheus();
+        let route = "arbitrum/USDC -> hyperevm/USDT0";
+        for line in [
+            format!("ballast_rebalances_total{{venue=\"hl\",route=\"{route}\"}} 2"),
+            format!(
+                "ballast_rebalance_threshold_crossed_total{{venue=\"hl\",route=\"{route}\",kind=\"lag\"}} 1"
+            ),
+            format!(
+                "ballast_rebalance_slippage_bps_bucket{{venue=\"hl\",route=\"{route}\",le=\"5\"}} 1"
+            ),
+            format!(
+                "ballast_rebalance_slippage_bps_bucket{{venue=\"hl\",route=\"{route}\",le=\"+Inf\"}} 2"
+            ),
+            format!(
+                "ballast_rebalance_lag_seconds_bucket{{venue=\"hl\",route=\"{route}\",le=\"30\"}} 1"
+            ),
+            format!("ballast_rebalance_lag_seconds_sum{{venue=\"hl\",route=\"{route}\"}} 7230"),
+            "# TYPE ballast_rebalance_lag_seconds histogram".to_string(),
+        ] {
+            assert!(m.contains(&line), "missing {line:?} in\n{m}");
+        }
+        // The table shows the latest completions with their cost and lag.
+        let t = st.table();
+        assert!(t.contains("done b"), "{t}");
+        assert!(
+            t.contains("cost 90.00 (+90.0 bps) slippage +80.0 bps lag 7200s"),
+            "{t}"
+        );
     }
 }

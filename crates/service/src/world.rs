@@ -23,6 +23,9 @@ pub struct VenueLink {
     pub venue: Arc<GuardedVenue>,
     /// ballast chain name -> the venue's network name.
     pub networks: BTreeMap<String, String>,
+    /// The last look at the venue (when, whether it read the transfers, what it saw): reused while younger
+    /// than the venue's read interval, so a fast leg poll stays within the venue's rate limit.
+    pub last_view: std::sync::Mutex<Option<(i64, bool, super::observe::VenueView)>>,
 }
 
 impl VenueLink {
@@ -40,6 +43,7 @@ impl VenueLink {
             kind: v.kind,
             venue: guard(client, journal, stamp, clock),
             networks,
+            last_view: std::sync::Mutex::new(None),
         }
     }
 
@@ -173,7 +177,8 @@ impl World {
                         Arc::new(
                             HyperliquidClient::from_settings(v.name.clone(), live)
                                 .map_err(|e| err(e.to_string()))?
-                                .with_clock(clock.clone()),
+                                .with_clock(clock.clone())
+                                .with_shared_reads(std::time::Duration::from_secs(3)),
                         ),
                         BTreeMap::new(),
                     )

@@ -294,6 +294,8 @@ impl SimExchange {
                 bal.total += t.amount;
                 self.audit_entry(&t.asset).deposited += t.amount;
             }
+            // The simulator keeps one account per venue: nothing moves inside it.
+            TransferKind::ToTrading | TransferKind::ToFunding => {}
         }
         let rec = &mut self.transfers[ix];
         rec.state = TransferState::Completed;

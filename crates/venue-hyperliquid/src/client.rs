@@ -172,6 +172,11 @@ pub struct HyperliquidClient {
     pub(crate) tracking: Mutex<Tracking>,
     /// Withdrawals by the caller's client id: (withdraw3 nonce, when sent).
     pub(crate) withdrawals: Mutex<HashMap<String, (u64, TimestampMs)>>,
+    /// With [`HyperliquidClient::with_shared_reads`]: how long one `userFillsByTime` answer serves every
+    /// caller (concurrent auctions on one account ask for the same fills).
+    pub(crate) share_reads_ms: i64,
+    /// The last fills read: (when, since, fills).
+    pub(crate) fills_read: Mutex<Option<(TimestampMs, TimestampMs, Vec<Fill>)>>,
 }
 
 impl std::fmt::Debug for HyperliquidClient {
@@ -247,6 +252,8 @@ impl HyperliquidClient {
             universe: RwLock::new(None),
             tracking: Mutex::new(Tracking::default()),
             withdrawals: Mutex::new(HashMap::new()),
+            share_reads_ms: 0,
+            fills_read: Mutex::new(None),
         })
     }
 
@@ -267,6 +274,13 @@ impl HyperliquidClient {
     }
 
     /// Use another clock (tests, simulations). Nonces still never go backwards.
+    /// Let one fills read serve every caller for `d` (a service running several auctions on one account
+    /// stays within the IP's read budget; the answer is at most `d` old).
+    pub fn with_shared_reads(mut self, d: Duration) -> Self {
+        self.share_reads_ms = d.as_millis() as i64;
+        self
+    }
+
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
@@ -800,6 +814,43 @@ impl Venue for HyperliquidClient {
         new: &OrderRequest,
     ) -> Result<OrderStatus, VenueError> {
         let (_, m) = self.market(&new.market).await?;
+        if let Some(Sent::Placed | Sent::InFlight { .. }) =
+            self.track().by_cloid.get(&new.client_id)
+        {
+            return Err(self.err_rejected(
+                RejectKind::DuplicateClientId,
+                format!("client id {} was already used", new.client_id),
+            ));
+        }
+        // A modify sets the new size as given: fills of the old order the caller has not seen yet would be
+        // bought (or sold) again, paid from whatever else the account holds (another leg's funds on a shared
+        // account). Look first (orderStatus weighs 2), and send the reduced size.
+        let seen = match self.order_status(&m.name, old).await {
+            Ok(Some(s)) => s.filled.max(old_known_filled),
+            _ => old_known_filled,
+        };
+        let unseen = seen - old_known_filled;
+        let reduced_first;
+        let (new, old_known_filled) = if unseen > Decimal::ZERO {
+            let target = m.rules.round_qty((new.qty - unseen).max(Decimal::ZERO));
+            if m.rules.check(new.price, target).is_err() {
+                // Too little is left to place: end the old order instead.
+                self.cancel(&m.name, old).await?;
+                return Err(self.err_rejected(
+                    RejectKind::UnknownOrder,
+                    format!(
+                        "order {old} filled {seen} where {old_known_filled} was known: it was cancelled, and the {target} left is below the market's minimum: nothing was left to place"
+                    ),
+                ));
+            }
+            reduced_first = OrderRequest {
+                qty: target,
+                ..new.clone()
+            };
+            (&reduced_first, seen)
+        } else {
+            (new, old_known_filled)
+        };
         let wire = self.order_wire(&m, new)?;
         if let Some(Sent::Placed | Sent::InFlight { .. }) =
             self.track().by_cloid.get(&new.client_id)
@@ -981,54 +1032,21 @@ impl Venue for HyperliquidClient {
     }
 
     async fn fills_since(&self, since: TimestampMs) -> Result<Vec<Fill>, VenueError> {
-        let u = self.universe().await?;
-        let mut out: Vec<Fill> = Vec::new();
-        let mut seen = std::collections::HashSet::new();
-        let mut start = since;
-        loop {
-            let page: Vec<UserFill> = self
-                .info(&InfoRequest::UserFillsByTime {
-                    user: Addr(self.account),
-                    start_time: start,
-                    end_time: None,
-                    aggregate_by_time: None,
-                })
-                .await?;
-            let full = page.len() >= FILLS_PAGE;
-            let last = page.iter().map(|f| f.time).max();
-            for f in page {
-                if !seen.insert(f.tid) {
-                    continue;
-                }
-                let client_id = f
-                    .cloid
-                    .as_ref()
-                    .map(Cloid::to_client_id)
-                    .or_else(|| self.track().cloid_by_oid.get(&f.oid).cloned());
-                out.push(Fill {
-                    trade_id: f.tid.to_string(),
-                    client_id,
-                    venue_order_id: f.oid.to_string(),
-                    market: u.name_of(&f.coin),
-                    side: side_of(&f.side),
-                    price: f.px.0,
-                    qty: f.sz.0,
-                    fee: f.fee.0,
-                    fee_asset: f.fee_token,
-                    liquidity: if f.crossed {
-                        Liquidity::Taker
-                    } else {
-                        Liquidity::Maker
-                    },
-                    ts: f.time,
-                });
-            }
-            match (full, last) {
-                (true, Some(t)) if t > start => start = t,
-                _ => break,
+        let now = self.now();
+        if self.share_reads_ms > 0 {
+            let cached = self.fills_read.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((at, from, fills)) = cached.as_ref()
+                && now - at < self.share_reads_ms
+                && *from <= since
+            {
+                return Ok(fills.iter().filter(|f| f.ts >= since).cloned().collect());
             }
         }
-        out.sort_by_key(|f| (f.ts, f.trade_id.clone()));
+        let out = self.read_fills(since).await?;
+        if self.share_reads_ms > 0 {
+            *self.fills_read.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some((now, since, out.clone()));
+        }
         Ok(out)
     }
 
@@ -1036,39 +1054,74 @@ impl Venue for HyperliquidClient {
         self.rate.headroom(self.now())
     }
 
-    /// USDC over Arbitrum only: the bridge contract, which credits **the address that sends** the USDC. Send
-    /// from the account's own Arbitrum address (never from an exchange's hot wallet), at least 5 USDC.
+    /// An account read (fills, ledger) weighs 20 of the 1200 per minute an IP may spend: every 3 s is 400 a
+    /// minute for one poller, which leaves room for the book, the orders and a second reader.
+    fn read_interval(&self) -> Duration {
+        Duration::from_secs(3)
+    }
+
+    /// USDC over Arbitrum: the bridge contract, which credits **the address that sends** the USDC (send from
+    /// the account's own Arbitrum address, never from an exchange's hot wallet; at least 5 USDC). A spot token
+    /// linked to HyperEVM over `HYPEREVM`: its system address, which credits the sender's spot balance.
     async fn deposit_address(&self, asset: &str, network: &str) -> Result<String, VenueError> {
-        if !crate::wallet::bridged(asset, network) {
-            return Err(VenueError::Unsupported {
+        match crate::wallet::path(asset, network) {
+            Some(crate::wallet::Path::Bridge) => Ok(super::wire::lower(&self.bridge())),
+            Some(crate::wallet::Path::Evm) => {
+                let index = self.evm_token(asset).await?;
+                Ok(super::wire::lower(&crate::wallet::system_address(index)))
+            }
+            None => Err(VenueError::Unsupported {
                 venue: self.name.clone(),
                 what: format!(
-                    "deposits of {asset} over {network} (only USDC over ARBITRUM through the bridge)"
+                    "deposits of {asset} over {network} (USDC over ARBITRUM through the bridge, or a spot token linked to HYPEREVM)"
                 ),
+            }),
+        }
+    }
+
+    fn funding_account(&self, asset: &str, network: &str) -> bool {
+        crate::wallet::path(asset, network) == Some(crate::wallet::Path::Bridge)
+    }
+
+    fn transfer_nonce(&self) -> u64 {
+        self.signer()
+            .map(|(_, n)| n.next(self.now() as u64))
+            .unwrap_or(0)
+    }
+
+    /// `usdClassTransfer` under the caller's nonce: perp -> spot towards trading, spot -> perp towards
+    /// funding. USDC only.
+    async fn internal_transfer(
+        &self,
+        t: &ballast_exec::InternalTransfer,
+    ) -> Result<(), VenueError> {
+        if !t.asset.eq_ignore_ascii_case(crate::wallet::BRIDGE_ASSET) {
+            return Err(VenueError::Unsupported {
+                venue: self.name.clone(),
+                what: format!("moving {} between perp and spot (USDC only)", t.asset),
             });
         }
-        Ok(super::wire::lower(&self.bridge()))
+        self.usd_class_transfer_at(t.amount, !t.to_trading, Some(t.nonce))
+            .await
     }
 
     /// USDC to an allowed Arbitrum address: moves any shortfall of perp USDC from spot (usdClassTransfer),
     /// then withdraw3 (fee 1 USDC, taken from the amount). Returns `withdraw3:<nonce>`.
     async fn withdraw(&self, req: &WithdrawRequest) -> Result<String, VenueError> {
-        if !crate::wallet::bridged(&req.asset, &req.network) {
-            return Err(VenueError::Unsupported {
-                venue: self.name.clone(),
-                what: format!(
-                    "withdrawals of {} over {} (only USDC to ARBITRUM)",
-                    req.asset, req.network
-                ),
-            });
+        match crate::wallet::path(&req.asset, &req.network) {
+            Some(crate::wallet::Path::Bridge) => {}
+            Some(crate::wallet::Path::Evm) => return self.withdraw_to_evm(req).await,
+            None => {
+                return Err(VenueError::Unsupported {
+                    venue: self.name.clone(),
+                    what: format!(
+                        "withdrawals of {} over {} (USDC to ARBITRUM, or a spot token linked to HYPEREVM)",
+                        req.asset, req.network
+                    ),
+                });
+            }
         }
-        let dest =
-            super::wire::parse_address(&req.address.to_ascii_lowercase()).ok_or_else(|| {
-                self.err_rejected(
-                    RejectKind::Other,
-                    format!("{:?} is not an address", req.address),
-                )
-            })?;
+        let dest = self.destination(&req.address)?;
         if !self.withdraw_allowed(&dest) {
             return Err(self.err_rejected(
                 RejectKind::Other,
@@ -1121,8 +1174,11 @@ impl Venue for HyperliquidClient {
         r.map(|_| format!("withdraw3:{nonce}"))
     }
 
-    /// Bridge deposits and withdraw3 withdrawals from the non-funding ledger. A withdrawal is `Completed` once
-    /// debited on Hyperliquid; its arrival on Arbitrum (minutes later) is for the chain side to confirm.
+    /// From the non-funding ledger: bridge deposits and withdraw3 withdrawals (network `ARBITRUM`), spot sends
+    /// from and to a system address (HyperEVM deposits and withdrawals, network `HYPEREVM`), and class
+    /// transfers ([`TransferKind::ToTrading`] perp -> spot, [`TransferKind::ToFunding`] spot -> perp). A
+    /// withdrawal is `Completed` once debited on Hyperliquid; its arrival on the chain is for the chain side
+    /// to confirm.
     async fn transfers_since(&self, since: TimestampMs) -> Result<Vec<TransferStatus>, VenueError> {
         let updates: Vec<LedgerUpdate> = self
             .info(&InfoRequest::UserNonFundingLedgerUpdates {
@@ -1158,9 +1214,113 @@ impl Venue for HyperliquidClient {
                     state: TransferState::Completed,
                     updated_ms: u.time,
                 }),
+                LedgerDelta::AccountClassTransfer { usdc, to_perp } => Some(TransferStatus {
+                    kind: if to_perp {
+                        TransferKind::ToFunding
+                    } else {
+                        TransferKind::ToTrading
+                    },
+                    id: u.hash,
+                    client_id: None,
+                    asset: "USDC".into(),
+                    network: String::new(),
+                    amount: usdc.0,
+                    fee: Decimal::ZERO,
+                    tx_hash: None,
+                    state: TransferState::Completed,
+                    updated_ms: u.time,
+                }),
+                LedgerDelta::SpotTransfer {
+                    token,
+                    amount,
+                    user,
+                    destination,
+                    fee,
+                    ..
+                } => {
+                    let kind = if user.0 == self.account
+                        && crate::wallet::system_token(&destination.0).is_some()
+                    {
+                        TransferKind::Withdrawal
+                    } else if destination.0 == self.account
+                        && crate::wallet::system_token(&user.0).is_some()
+                    {
+                        TransferKind::Deposit
+                    } else {
+                        return None;
+                    };
+                    let asset = token.split(':').next().unwrap_or_default().to_string();
+                    Some(TransferStatus {
+                        kind,
+                        id: u.hash,
+                        client_id: None,
+                        asset,
+                        network: crate::wallet::EVM_NETWORK.into(),
+                        amount: amount.0,
+                        fee: fee.0,
+                        tx_hash: None,
+                        state: TransferState::Completed,
+                        updated_ms: u.time,
+                    })
+                }
                 _ => None,
             })
             .collect())
+    }
+}
+
+impl HyperliquidClient {
+    /// Every fill since `since`, page by page (`userFillsByTime`).
+    async fn read_fills(&self, since: TimestampMs) -> Result<Vec<Fill>, VenueError> {
+        let u = self.universe().await?;
+        let mut out: Vec<Fill> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        let mut start = since;
+        loop {
+            let page: Vec<UserFill> = self
+                .info(&InfoRequest::UserFillsByTime {
+                    user: Addr(self.account),
+                    start_time: start,
+                    end_time: None,
+                    aggregate_by_time: None,
+                })
+                .await?;
+            let full = page.len() >= FILLS_PAGE;
+            let last = page.iter().map(|f| f.time).max();
+            for f in page {
+                if !seen.insert(f.tid) {
+                    continue;
+                }
+                let client_id = f
+                    .cloid
+                    .as_ref()
+                    .map(Cloid::to_client_id)
+                    .or_else(|| self.track().cloid_by_oid.get(&f.oid).cloned());
+                out.push(Fill {
+                    trade_id: f.tid.to_string(),
+                    client_id,
+                    venue_order_id: f.oid.to_string(),
+                    market: u.name_of(&f.coin),
+                    side: side_of(&f.side),
+                    price: f.px.0,
+                    qty: f.sz.0,
+                    fee: f.fee.0,
+                    fee_asset: f.fee_token,
+                    liquidity: if f.crossed {
+                        Liquidity::Taker
+                    } else {
+                        Liquidity::Maker
+                    },
+                    ts: f.time,
+                });
+            }
+            match (full, last) {
+                (true, Some(t)) if t > start => start = t,
+                _ => break,
+            }
+        }
+        out.sort_by_key(|f| (f.ts, f.trade_id.clone()));
+        Ok(out)
     }
 }
 

@@ -206,6 +206,16 @@ impl HyperliquidClient {
         what: &str,
         build: impl FnOnce(u64, &str) -> Action,
     ) -> Result<OkResponse, VenueError> {
+        self.send_user_at(what, None, build).await
+    }
+
+    /// A user-signed action under `nonce` (`None`: the next of the signer's nonces).
+    pub(crate) async fn send_user_at(
+        &self,
+        what: &str,
+        nonce: Option<u64>,
+        build: impl FnOnce(u64, &str) -> Action,
+    ) -> Result<OkResponse, VenueError> {
         let (signer, nonces) = self.signer()?;
         if self.opts.agent {
             return Err(VenueError::Auth {
@@ -215,7 +225,7 @@ impl HyperliquidClient {
                 ),
             });
         }
-        let nonce = nonces.next(self.now() as u64);
+        let nonce = nonce.unwrap_or_else(|| nonces.next(self.now() as u64));
         let action = build(nonce, self.opts.network.chain_name());
         self.rate
             .before_action(self.now(), 1, false)

@@ -28,6 +28,8 @@ pub struct Universe {
     by_asset: HashMap<u32, usize>,
     /// token name -> `NAME:tokenId`
     token_wire: HashMap<String, String>,
+    /// token name -> (token index, linked to a HyperEVM contract)
+    token_index: HashMap<String, (u32, bool)>,
 }
 
 impl Universe {
@@ -39,6 +41,10 @@ impl Universe {
             u.token_wire
                 .entry(t.name.clone())
                 .or_insert_with(|| format!("{}:{}", t.name, t.token_id));
+            let linked = t.evm_contract.as_ref().is_some_and(|v| !v.is_null());
+            u.token_index
+                .entry(t.name.clone())
+                .or_insert((t.index, linked));
         }
         let mut pairs: Vec<&super::info::SpotPair> = meta.universe.iter().collect();
         pairs.sort_by_key(|p| p.index);
@@ -94,6 +100,14 @@ impl Universe {
         self.get(coin)
             .map(|m| m.name.clone())
             .unwrap_or_else(|| coin.to_string())
+    }
+
+    /// A token's index, if it is linked to a HyperEVM contract (`spotMeta`'s `evmContract`): only then
+    /// does it cross between HyperCore and HyperEVM through its system address.
+    pub fn evm_linked(&self, name: &str) -> Option<u32> {
+        self.token_index
+            .get(name)
+            .and_then(|&(i, linked)| linked.then_some(i))
     }
 
     /// `NAME:tokenId`, as spotSend wants it.

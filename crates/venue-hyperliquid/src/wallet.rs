@@ -23,11 +23,58 @@ pub const BRIDGE_ASSET: &str = "USDC";
 /// The network of that bridge (a chain's venue network name is its name in capitals).
 pub const BRIDGE_NETWORK: &str = "ARBITRUM";
 
-/// Whether `asset` can be deposited to, and withdrawn from, Hyperliquid over `network`: only USDC over
-/// Arbitrum. Other spot tokens (USDT0, for example) leave and enter only through HyperEVM, which ballast does
-/// not model; the configuration refuses routes that would need it.
+/// Whether `asset` goes in and out of Hyperliquid over `network` through the Arbitrum bridge: only USDC
+/// over Arbitrum (credited to, and paid from, the perp account).
 pub fn bridged(asset: &str, network: &str) -> bool {
     asset.eq_ignore_ascii_case(BRIDGE_ASSET) && network.eq_ignore_ascii_case(BRIDGE_NETWORK)
+}
+
+/// The network of HyperEVM (a chain named `hyperevm`).
+pub const EVM_NETWORK: &str = "HYPEREVM";
+
+/// How an asset enters and leaves Hyperliquid over a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    /// USDC over Arbitrum: the bridge contract credits the sender's perp USDC; `withdraw3` pays out from it.
+    Bridge,
+    /// A spot token linked to HyperEVM: an ERC-20 transfer to the token's system address credits the
+    /// sender's spot balance; a `spotSend` to that address pays the sender's HyperEVM address.
+    Evm,
+}
+
+/// The path of `asset` over `network`, if Hyperliquid has one. USDC over HyperEVM crosses through Circle's
+/// CoreDepositWallet and HYPE as the native coin: neither is modelled, so neither has a path here.
+pub fn path(asset: &str, network: &str) -> Option<Path> {
+    if bridged(asset, network) {
+        Some(Path::Bridge)
+    } else if network.eq_ignore_ascii_case(EVM_NETWORK)
+        && !asset.eq_ignore_ascii_case("USDC")
+        && !asset.eq_ignore_ascii_case("HYPE")
+    {
+        Some(Path::Evm)
+    } else {
+        None
+    }
+}
+
+/// The system address a linked spot token crosses through: `0x20`, zeros, then the token index big-endian
+/// (token 200 is `0x2000…00c8`).
+pub fn system_address(index: u32) -> Address {
+    let mut b = [0u8; 20];
+    b[0] = 0x20;
+    b[12..].copy_from_slice(&u64::from(index).to_be_bytes());
+    Address::from(b)
+}
+
+/// The token index a `0x20…` system address stands for.
+pub fn system_token(a: &Address) -> Option<u32> {
+    let b = a.as_slice();
+    if b[0] != 0x20 || b[1..12].iter().any(|x| *x != 0) {
+        return None;
+    }
+    let mut n = [0u8; 8];
+    n.copy_from_slice(&b[12..]);
+    u32::try_from(u64::from_be_bytes(n)).ok()
 }
 
 /// The bridge contract on Arbitrum One: a USDC transfer to it is credited to the *sending* address.
@@ -81,8 +128,19 @@ impl HyperliquidClient {
         amount: Decimal,
         to_perp: bool,
     ) -> Result<(), VenueError> {
+        self.usd_class_transfer_at(amount, to_perp, None).await
+    }
+
+    /// [`Self::usd_class_transfer`] with a given nonce (`None`: a fresh one). The action has no
+    /// `expiresAfter`, so the nonce is what makes a retry safe: the same nonce is accepted once.
+    pub async fn usd_class_transfer_at(
+        &self,
+        amount: Decimal,
+        to_perp: bool,
+        nonce: Option<u64>,
+    ) -> Result<(), VenueError> {
         let r = self
-            .send_user("usdClassTransfer", |nonce, chain| {
+            .send_user_at("usdClassTransfer", nonce, |nonce, chain| {
                 Action::UsdClassTransfer(UsdClassTransfer {
                     signature_chain_id: format!("{SIGNATURE_CHAIN_ID:#x}"),
                     hyperliquid_chain: chain.to_string(),
@@ -93,6 +151,110 @@ impl HyperliquidClient {
             })
             .await?;
         self.default_ok(r, "usdClassTransfer")
+    }
+
+    /// A withdrawal's destination address.
+    pub(crate) fn destination(&self, address: &str) -> Result<Address, VenueError> {
+        super::wire::parse_address(&address.to_ascii_lowercase()).ok_or_else(|| {
+            self.err_rejected(RejectKind::Other, format!("{address:?} is not an address"))
+        })
+    }
+
+    /// The index of a spot token linked to HyperEVM.
+    pub(crate) async fn evm_token(&self, asset: &str) -> Result<u32, VenueError> {
+        let u = self.universe().await?;
+        u.evm_linked(asset).ok_or_else(|| VenueError::Unsupported {
+            venue: self.name.clone(),
+            what: format!(
+                "moving {asset} over {EVM_NETWORK}: the token is not linked to a HyperEVM contract (spotMeta evmContract)"
+            ),
+        })
+    }
+
+    /// A spot token to HyperEVM: `spotSend` to its system address, which pays the sender's own HyperEVM
+    /// address (so the destination must be the account's address). Returns the ledger record's hash, the id
+    /// [`Venue::transfers_since`] gives it; when the send went out and the record is not in the ledger yet,
+    /// `UnknownOutcome` (the caller finds the record later by amount and time).
+    pub(crate) async fn withdraw_to_evm(
+        &self,
+        req: &ballast_exec::WithdrawRequest,
+    ) -> Result<String, VenueError> {
+        let dest = self.destination(&req.address)?;
+        if dest != self.account {
+            return Err(self.err_rejected(
+                RejectKind::Other,
+                format!(
+                    "a HyperEVM payout goes to the sending account's own address {:#x}, not {dest:#x}",
+                    self.account
+                ),
+            ));
+        }
+        let index = self.evm_token(&req.asset).await?;
+        let system = system_address(index);
+        let prior = self.withdrawals().get(&req.client_id).copied();
+        if let Some((_, sent_at)) = prior {
+            if let Some(id) = self.ledger_spot_send(system, req.amount, sent_at).await? {
+                return Ok(id);
+            }
+            if self.now() - sent_at < WITHDRAW_RESOLVE_MS {
+                return Err(self.err_unknown(format!(
+                    "HyperEVM withdrawal {} is not in the ledger yet; ask again later",
+                    req.client_id
+                )));
+            }
+            tracing::warn!(venue = %self.name, client_id = %req.client_id, "HyperEVM withdrawal never reached the ledger; sending it again");
+        }
+        let sent_at = self.now();
+        let r = self.spot_send(system, &req.asset, req.amount).await;
+        match &r {
+            Ok(()) | Err(VenueError::UnknownOutcome { .. }) => {
+                self.withdrawals()
+                    .insert(req.client_id.clone(), (0, sent_at));
+            }
+            Err(_) => {
+                self.withdrawals().remove(&req.client_id);
+            }
+        }
+        r?;
+        match self.ledger_spot_send(system, req.amount, sent_at).await? {
+            Some(id) => Ok(id),
+            None => Err(self.err_unknown(format!(
+                "HyperEVM withdrawal {} was accepted and is not in the ledger yet",
+                req.client_id
+            ))),
+        }
+    }
+
+    /// The hash of the newest spot send of `amount` to `to` in the ledger since `since` (newest: of two equal
+    /// sends close together, each caller asks right after its own).
+    async fn ledger_spot_send(
+        &self,
+        to: Address,
+        amount: Decimal,
+        since: TimestampMs,
+    ) -> Result<Option<String>, VenueError> {
+        let updates: Vec<LedgerUpdate> = self
+            .info(&InfoRequest::UserNonFundingLedgerUpdates {
+                user: Addr(self.account),
+                start_time: since - 5_000,
+                end_time: None,
+            })
+            .await?;
+        Ok(updates
+            .into_iter()
+            .filter_map(|u| match u.delta {
+                LedgerDelta::SpotTransfer {
+                    amount: a,
+                    user,
+                    destination,
+                    ..
+                } if user.0 == self.account && destination.0 == to && a.0 == amount => {
+                    Some((u.time, u.hash))
+                }
+                _ => None,
+            })
+            .max_by_key(|(t, _)| *t)
+            .map(|(_, h)| h))
     }
 
     pub(crate) fn withdraw_allowed(&self, a: &Address) -> bool {
@@ -221,5 +383,39 @@ impl HyperliquidClient {
             })
             .expect("bridge constants are addresses")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn system_addresses_carry_the_token_index() {
+        // The venue's own example: token 200 crosses through 0x2000…00c8.
+        let a = system_address(200);
+        assert_eq!(
+            format!("{a:#x}"),
+            "0x20000000000000000000000000000000000000c8"
+        );
+        assert_eq!(system_token(&a), Some(200));
+        assert_eq!(system_token(&system_address(0)), Some(0));
+        // HYPE's 0x2222… and ordinary addresses are not token system addresses.
+        assert_eq!(system_token(&Address::from([0x22; 20])), None);
+        let mut b = [0u8; 20];
+        b[0] = 0x20;
+        b[5] = 1;
+        assert_eq!(system_token(&Address::from(b)), None);
+    }
+
+    #[test]
+    fn paths_in_and_out() {
+        assert_eq!(path("USDC", "ARBITRUM"), Some(Path::Bridge));
+        assert_eq!(path("usdc", "arbitrum"), Some(Path::Bridge));
+        assert_eq!(path("USDT0", "HYPEREVM"), Some(Path::Evm));
+        assert_eq!(path("USDT0", "ARBITRUM"), None);
+        assert_eq!(path("USDC", "HYPEREVM"), None);
+        assert_eq!(path("HYPE", "HYPEREVM"), None);
+        assert_eq!(path("USDC", "BASE"), None);
     }
 }

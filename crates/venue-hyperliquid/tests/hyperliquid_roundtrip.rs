@@ -928,15 +928,18 @@ async fn funds_move_between_accounts_balances_and_out() {
     h.deposit(a_addr, d("25"));
     let t = alice.transfers_since(0).await.unwrap();
     let kinds: Vec<_> = t.iter().map(|x| (x.kind, x.amount)).collect();
+    // The class transfers show too: the one above and the withdrawal's shortfall, both spot -> perp.
     assert_eq!(
         kinds,
         vec![
+            (TransferKind::ToFunding, d("50")),
+            (TransferKind::ToFunding, d("50")),
             (TransferKind::Withdrawal, d("600")),
             (TransferKind::Deposit, d("25"))
         ]
     );
-    assert_eq!(t[0].id, id);
-    assert_eq!(t[0].fee, d("1"));
+    assert_eq!(t[2].id, id);
+    assert_eq!(t[2].fee, d("1"));
     assert_eq!(
         alice.deposit_address("USDC", "ARBITRUM").await.unwrap(),
         "0x08cfc1b6b2dcf36a1480b99353a354aa8ac56f89"

@@ -170,6 +170,34 @@ pub fn status(a: StatusArgs) -> Result<ExitCode, CliError> {
             );
         }
     }
+    if let Some(routes) = s["quality"]["routes"].as_array()
+        && !routes.is_empty()
+    {
+        println!("rebalances completed since start (execution quality):");
+        for r in routes {
+            let f = |k: &str| {
+                r[k].as_f64()
+                    .map(|v| format!("{v:.1}"))
+                    .unwrap_or("-".into())
+            };
+            println!(
+                "  {} {}: {} legs, value {}, fees {}, cost {} ({} bps), slippage mean {} max {} bps, lag mean {}s max {}s, over threshold: slippage {} lag {}",
+                r["venue"].as_str().unwrap_or(""),
+                r["route"].as_str().unwrap_or(""),
+                r["legs"],
+                r["value"].as_str().unwrap_or("0"),
+                r["fees"].as_str().unwrap_or("0"),
+                r["cost"].as_str().unwrap_or("0"),
+                f("cost_bps"),
+                f("mean_slippage_bps"),
+                f("max_slippage_bps"),
+                f("mean_lag_seconds"),
+                f("max_lag_seconds"),
+                r["slippage_crossed"],
+                r["lag_crossed"],
+            );
+        }
+    }
     if let Some(alerts) = s["alerts"].as_array() {
         for a in alerts {
             println!("alert: {}", a.as_str().unwrap_or(""));

@@ -209,6 +209,27 @@ pub struct WithdrawRequest {
 pub enum TransferKind {
     Deposit,
     Withdrawal,
+    /// A move inside the venue from its funding account to its trading account (Hyperliquid: perp USDC
+    /// to spot, `usdClassTransfer` with `toPerp = false`).
+    ToTrading,
+    /// A move inside the venue from its trading account to its funding account (Hyperliquid: spot USDC to
+    /// perp, where `withdraw3` draws from).
+    ToFunding,
+}
+
+/// A move of funds between a venue's own accounts, for venues whose deposits land (and whose withdrawals
+/// draw) elsewhere than where they trade.
+///
+/// `nonce` identifies the signed request: the caller takes it from [`crate::order`]'s venue
+/// (`Venue::transfer_nonce`) and journals it **before** the first send, and every retry sends the same
+/// nonce, so a request whose answer was lost can never execute twice (a venue accepts each nonce once).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InternalTransfer {
+    pub asset: String,
+    pub amount: Decimal,
+    /// Towards the trading account (else towards the funding account).
+    pub to_trading: bool,
+    pub nonce: u64,
 }
 
 /// State of a deposit or withdrawal as the venue reports it.

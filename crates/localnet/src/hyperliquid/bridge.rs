@@ -1,9 +1,16 @@
-//! The local Hyperliquid server linked to a chain ([`crate::bridge`]): USDC sent to the bridge
-//! address on the `ARBITRUM` chain is credited to the *sender's* perp USDC once confirmed (as Hyperliquid's
-//! bridge does), exactly once per chain transfer; every accepted `withdraw3` is paid out from the hot wallet
-//! (`amount - fee` to its destination), once per (user, nonce). Hyperliquid's ledger shows no transaction
-//! hash for withdrawals, so nothing is reported back; a payout that cannot be made is refunded to the
-//! user's perp USDC.
+//! The local Hyperliquid server linked to chains ([`crate::bridge`]):
+//!
+//! - `ARBITRUM`: USDC sent to the bridge address is credited to the *sender's* perp USDC once confirmed (as
+//!   Hyperliquid's bridge does), exactly once per chain transfer; every accepted `withdraw3` is paid out from
+//!   the hot wallet (`amount - fee` to its destination), once per (user, nonce). A payout that cannot be
+//!   made is refunded to the user's perp USDC.
+//! - `HYPEREVM`: a linked spot token (spotMeta `evmContract`) sent to its system address (`0x20…index`) is
+//!   credited to the sender's spot balance; every `spotSend` to a system address is paid out to the sender's
+//!   own HyperEVM address. On the real chain the system address itself transfers the ERC-20; here the hot
+//!   wallet pays, so the arrival comes from another sender (ballast matches arrivals by token, amount and
+//!   block, never by sender). A payout that cannot be made is refunded to the user's spot balance.
+//!
+//! Hyperliquid's ledger shows no chain transaction hash for withdrawals, so nothing is reported back.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -16,8 +23,10 @@ use crate::bridge::{
     Bridge, BridgeChain, BridgeHandle, ChainCredit, ChainPayout, DepositOwner, VenueLedger,
 };
 
-/// The only network of Hyperliquid deposits and withdrawals.
+/// The network of the USDC bridge.
 pub const NETWORK: &str = "ARBITRUM";
+/// HyperEVM: linked spot tokens cross through their system addresses.
+pub const EVM_NETWORK: &str = ballast_venue_hyperliquid::wallet::EVM_NETWORK;
 
 /// What the server remembers of its chain side (lives as long as the server).
 pub(super) struct ChainSide {
@@ -25,6 +34,8 @@ pub(super) struct ChainSide {
     credited: HashSet<String>,
     /// Withdrawals (user, nonce) whose payout is done or given up.
     settled: HashSet<(Address, u64)>,
+    /// HyperEVM sends (ledger sequence) whose payout is done or given up.
+    evm_settled: HashSet<u64>,
     watch_from: BTreeMap<String, u64>,
 }
 
@@ -34,6 +45,7 @@ impl ChainSide {
             instance: format!("{:016x}", rand::random::<u64>()),
             credited: HashSet::new(),
             settled: HashSet::new(),
+            evm_settled: HashSet::new(),
             watch_from: BTreeMap::new(),
         }
     }
@@ -60,6 +72,10 @@ impl HlLedger {
         format!("{user:#x}:{nonce}")
     }
 
+    fn evm_seq(id: &str) -> Option<u64> {
+        id.strip_prefix("evm:")?.parse().ok()
+    }
+
     fn parse_id(id: &str) -> Option<(Address, u64)> {
         let (u, n) = id.split_once(':')?;
         Some((u.parse().ok()?, n.parse().ok()?))
@@ -76,6 +92,17 @@ impl VenueLedger for HlLedger {
     }
 
     fn deposit_addresses(&self, network: &str, assets: &[String]) -> Vec<(String, DepositOwner)> {
+        if network == EVM_NETWORK {
+            let st = lock(&self.shared.state);
+            return assets
+                .iter()
+                .filter_map(|a| st.engine.evm_link(a))
+                .map(|(index, _)| {
+                    let system = ballast_venue_hyperliquid::wallet::system_address(index);
+                    (format!("{system:#x}"), DepositOwner::Sender)
+                })
+                .collect();
+        }
         if network == NETWORK && assets.iter().any(|a| a == "USDC") {
             vec![(format!("{:#x}", self.bridge_address), DepositOwner::Sender)]
         } else {
@@ -84,6 +111,19 @@ impl VenueLedger for HlLedger {
     }
 
     fn credit(&self, c: &ChainCredit) -> Result<Option<String>, String> {
+        if c.network == EVM_NETWORK {
+            let from: Address = c
+                .account
+                .parse()
+                .map_err(|_| format!("{:?} is not an address", c.account))?;
+            if lock(&self.shared.chain).credited.contains(&c.key) {
+                return Ok(None);
+            }
+            let now = self.shared.clock.now_ms();
+            lock(&self.shared.state).evm_credit(from, &c.asset, c.amount, now)?;
+            lock(&self.shared.chain).credited.insert(c.key.clone());
+            return Ok(Some(c.key.clone()));
+        }
         if c.asset != "USDC" {
             return Err(format!("the bridge takes only USDC, not {}", c.asset));
         }
@@ -100,6 +140,22 @@ impl VenueLedger for HlLedger {
     }
 
     fn to_pay(&self, network: &str) -> Vec<ChainPayout> {
+        if network == EVM_NETWORK {
+            let settled = lock(&self.shared.chain).evm_settled.clone();
+            return lock(&self.shared.state)
+                .evm_sends
+                .iter()
+                .filter(|e| !settled.contains(&e.seq))
+                .map(|e| ChainPayout {
+                    id: format!("evm:{}", e.seq),
+                    account: format!("{:#x}", e.user),
+                    asset: e.token.clone(),
+                    network: EVM_NETWORK.into(),
+                    address: format!("{:#x}", e.user),
+                    amount: e.amount,
+                })
+                .collect();
+        }
         if network != NETWORK {
             return Vec::new();
         }
@@ -122,10 +178,25 @@ impl VenueLedger for HlLedger {
     fn sent(&self, _id: &str, _tx_hash: &str) {}
 
     fn paid(&self, id: &str, _tx_hash: &str) -> bool {
+        if let Some(seq) = Self::evm_seq(id) {
+            return lock(&self.shared.chain).evm_settled.insert(seq);
+        }
         Self::parse_id(id).is_some_and(|k| lock(&self.shared.chain).settled.insert(k))
     }
 
     fn failed(&self, id: &str, reason: &str) -> bool {
+        if let Some(seq) = Self::evm_seq(id) {
+            if !lock(&self.shared.chain).evm_settled.insert(seq) {
+                return false;
+            }
+            let mut st = lock(&self.shared.state);
+            let Some(e) = st.evm_sends.iter().find(|e| e.seq == seq).cloned() else {
+                return false;
+            };
+            let _ = st.evm_credit(e.user, &e.token, e.amount, self.shared.clock.now_ms());
+            tracing::warn!(send = %id, %reason, "HyperEVM send refunded: the payout cannot be made");
+            return true;
+        }
         let Some((user, nonce)) = Self::parse_id(id) else {
             return false;
         };

@@ -53,6 +53,9 @@ pub struct Indices {
     pub pairs: BTreeMap<String, u32>,
     /// Token name -> token index.
     pub tokens: BTreeMap<String, u32>,
+    /// Token name -> its linked HyperEVM ERC-20 (address, `evm_extra_wei_decimals`): spotMeta shows it as
+    /// `evmContract`, and the token crosses to and from HyperEVM through its system address.
+    pub evm: BTreeMap<String, (alloy::primitives::Address, i32)>,
 }
 
 /// The simulated exchange with Hyperliquid's names.
@@ -196,7 +199,9 @@ impl Engine {
                 index: tokens[t],
                 token_id: token_id(t),
                 is_canonical: true,
-                evm_contract: None,
+                evm_contract: idx.evm.get(t).map(|(a, extra)| {
+                    serde_json::json!({"address": format!("{a:#x}"), "evm_extra_wei_decimals": extra})
+                }),
                 full_name: None,
             });
         }
@@ -286,6 +291,24 @@ impl Engine {
 
     pub fn spot_meta(&self) -> &SpotMeta {
         &self.meta
+    }
+
+    /// A token linked to HyperEVM: (index, the decimals its HyperEVM amounts have).
+    pub fn evm_link(&self, token: &str) -> Option<(u32, u32)> {
+        let t = self.meta.tokens.iter().find(|t| t.name == token)?;
+        let extra = t
+            .evm_contract
+            .as_ref()?
+            .get("evm_extra_wei_decimals")?
+            .as_i64()?;
+        Some((t.index, (i64::from(t.wei_decimals) + extra).max(0) as u32))
+    }
+
+    /// The token of a system address, if it is linked.
+    pub fn evm_token_at(&self, system: &alloy::primitives::Address) -> Option<String> {
+        let index = ballast_venue_hyperliquid::wallet::system_token(system)?;
+        let t = self.meta.tokens.iter().find(|t| t.index == index)?;
+        self.evm_link(&t.name).map(|_| t.name.clone())
     }
 
     pub fn markets(&self) -> &[HlMarket] {

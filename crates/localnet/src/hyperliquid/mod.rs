@@ -29,7 +29,7 @@ use axum::routing::post;
 use rust_decimal::Decimal;
 
 pub use config::{HlAccountCfg, HlServerCfg};
-pub use engine::Engine;
+pub use engine::{Engine, Indices};
 pub use state::{State, Withdrawal};
 
 use ballast_exec::{Clock, SystemClock};

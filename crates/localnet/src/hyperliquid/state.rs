@@ -92,6 +92,15 @@ pub struct Agent {
     pub name: Option<String>,
 }
 
+/// A spot send to a linked token's system address: paid out on HyperEVM to the sender's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EvmSend {
+    pub seq: u64,
+    pub user: Address,
+    pub token: String,
+    pub amount: Decimal,
+}
+
 /// Everything the server knows.
 pub struct State {
     pub engine: Engine,
@@ -100,6 +109,8 @@ pub struct State {
     pub agents: HashMap<Address, Agent>,
     nonces: HashMap<Address, NonceSet>,
     pub withdrawals: Vec<Withdrawal>,
+    /// Spot sends to system addresses, to pay out on HyperEVM.
+    pub evm_sends: Vec<EvmSend>,
     address_budget: bool,
     ledger_seq: u64,
 }
@@ -190,6 +201,7 @@ impl State {
             agents,
             nonces: HashMap::new(),
             withdrawals: Vec::new(),
+            evm_sends: Vec::new(),
             address_budget: cfg.address_budget,
             ledger_seq: 0,
         })
@@ -267,6 +279,83 @@ impl State {
                 usdc: amount.into(),
             },
         );
+    }
+
+    /// Credit an ERC-20 transfer to a token's system address on HyperEVM: the sender's spot balance, with
+    /// a ledger `spotTransfer` from the system address.
+    pub fn evm_credit(
+        &mut self,
+        sender: Address,
+        token: &str,
+        amount: Decimal,
+        now: TimestampMs,
+    ) -> Result<(), String> {
+        let (index, _) = self
+            .engine
+            .evm_link(token)
+            .ok_or_else(|| format!("{token} is not linked to HyperEVM"))?;
+        let name = self.ensure_user(sender);
+        self.engine.credit(&name, token, amount)?;
+        let system = ballast_venue_hyperliquid::wallet::system_address(index);
+        self.record(
+            sender,
+            now,
+            LedgerDelta::SpotTransfer {
+                token: token.to_string(),
+                amount: amount.into(),
+                usdc_value: Decimal::ZERO.into(),
+                user: Addr(system),
+                destination: Addr(sender),
+                fee: Decimal::ZERO.into(),
+            },
+        );
+        Ok(())
+    }
+
+    /// A spot send to a system address: the token leaves HyperCore for the sender's HyperEVM address.
+    fn send_to_evm(
+        &mut self,
+        from: Address,
+        system: Address,
+        token: &str,
+        amount: Decimal,
+        now: TimestampMs,
+    ) -> ExchangeResponse {
+        let Some((_, evm_decimals)) = self.engine.evm_link(token) else {
+            return err(format!("{token} is not linked to HyperEVM."));
+        };
+        if self.engine.evm_token_at(&system).as_deref() != Some(token) {
+            return err(format!(
+                "Invalid destination {}: not the system address of {token}.",
+                lower(&system)
+            ));
+        }
+        if amount <= Decimal::ZERO || amount.normalize().scale() > evm_decimals {
+            return err("Invalid number of decimals.");
+        }
+        let name = self.users[&from].name.clone();
+        if let Err(m) = self.engine.debit(&name, token, amount, now) {
+            return err(m);
+        }
+        self.record(
+            from,
+            now,
+            LedgerDelta::SpotTransfer {
+                token: token.to_string(),
+                amount: amount.into(),
+                usdc_value: Decimal::ZERO.into(),
+                user: Addr(from),
+                destination: Addr(system),
+                fee: Decimal::ZERO.into(),
+            },
+        );
+        self.evm_sends.push(EvmSend {
+            seq: self.ledger_seq,
+            user: from,
+            token: token.to_string(),
+            amount,
+        });
+        ok_default()
     }
 
     /// Perp USDC of an address.
@@ -480,6 +569,9 @@ impl State {
                 let Some(token) = self.engine.token_by_wire(&a.token) else {
                     return err(format!("Invalid token {}.", a.token));
                 };
+                if ballast_venue_hyperliquid::wallet::system_token(&a.destination.0).is_some() {
+                    return self.send_to_evm(acting, a.destination.0, &token, a.amount.value, now);
+                }
                 self.transfer(
                     acting,
                     Place::Spot,
