@@ -114,6 +114,16 @@ market = "USDT0/USDC"
     s
 }
 
+/// The service with arbitrum/USDC 50,000 over its target and hyperevm/USDT0 50,000 under: the legs go
+/// arbitrum -> hyperevm.
+async fn start_forward(dir: &std::path::Path) -> Service {
+    let cfg = config(
+        &dir.join("j.db"),
+        r#"{ "arbitrum/USDC" = "150000", "hyperevm/USDT0" = "50000" }"#,
+    );
+    start(&write_config(dir, &cfg)).await
+}
+
 async fn chain_balance(svc: &Service, chain: &str, asset: &str) -> Decimal {
     let c = &svc.world.chains[chain];
     let snap = c.chain.balances(None).await.unwrap();
@@ -175,11 +185,7 @@ fn class_transfers(svc: &Service) -> Vec<(Decimal, bool)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usdc_on_arbitrum_becomes_usdt0_on_hyperevm() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        &dir.path().join("j.db"),
-        r#"{ "arbitrum/USDC" = "150000", "hyperevm/USDT0" = "50000" }"#,
-    );
-    let mut svc = start(&write_config(dir.path(), &cfg)).await;
+    let mut svc = start_forward(dir.path()).await;
     let before = total(&svc).await;
     let legs = run_legs(&mut svc, Duration::from_secs(60)).await;
     let main: Vec<&Leg> = legs.iter().filter(|l| l.to.chain == "hyperevm").collect();
@@ -268,11 +274,7 @@ async fn usdt0_on_hyperevm_becomes_usdc_on_arbitrum() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_class_transfer_whose_answer_is_lost_executes_once() {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = config(
-        &dir.path().join("j.db"),
-        r#"{ "arbitrum/USDC" = "150000", "hyperevm/USDT0" = "50000" }"#,
-    );
-    let mut svc = start(&write_config(dir.path(), &cfg)).await;
+    let mut svc = start_forward(dir.path()).await;
     svc.cycle().await.unwrap();
     // While the deposit confirms, the next /exchange request is the class transfer: it executes and its
     // answer is lost.
@@ -301,5 +303,45 @@ async fn a_class_transfer_whose_answer_is_lost_executes_once() {
         .filter(|(_, p)| !p)
         .collect();
     assert_eq!(to_spot, vec![(l.amount_in, false)], "moved once");
+    svc.shutdown().await;
+}
+
+/// The venue's answers lost at the two irreversible Hyperliquid steps after the deposit: an order (the
+/// auction's first) and the spotSend that withdraws USDT0 to HyperEVM. Each executes once: one withdrawal
+/// in the ledger, the leg done, value conserved within fees.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_answers_on_an_order_and_on_the_withdrawal_double_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = start_forward(dir.path()).await;
+    let before = total(&svc).await;
+    svc.cycle().await.unwrap();
+    let server = svc.world.paper.as_ref().unwrap().hyperliquid[0].clone();
+    // The auction's first order and the withdrawal's spotSend execute, and their answers are lost.
+    server.inject(Fault::LoseResponseTo("order"));
+    server.inject(Fault::LoseResponseTo("spotSend"));
+    assert!(
+        settle(&mut svc, Duration::from_secs(60)).await,
+        "legs settle"
+    );
+    assert_eq!(server.pending_faults(), 0, "both answers were lost");
+    let legs = svc.journal.all_legs().unwrap();
+    let l = legs.iter().find(|l| l.to.chain == "hyperevm").unwrap();
+    assert_eq!(l.stage, Stage::Done, "{:?}", l.problem);
+    // One withdrawal in the venue's ledger, the leg's.
+    let hl = svc.world.venues["hyperliquid"].venue.inner().clone();
+    let withdrawals: Vec<_> = hl
+        .transfers_since(0)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|t| t.kind == ballast_exec::TransferKind::Withdrawal)
+        .collect();
+    assert_eq!(withdrawals.len(), 1, "{withdrawals:?}");
+    assert_eq!(l.withdrawal_id.as_deref(), Some(withdrawals[0].id.as_str()));
+    let after = total(&svc).await;
+    assert!(
+        after <= before && before - after < l.amount_in * Decimal::new(2, 3) + Decimal::from(10),
+        "before {before}, after {after}"
+    );
     svc.shutdown().await;
 }

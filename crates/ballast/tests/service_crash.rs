@@ -1,6 +1,9 @@
 //! Crash safety: the daemon (`ballast run`, live mode) is killed with SIGKILL at random points, at least 50
-//! times, against a world that outlives it: two hardhat chains (real EVM nodes, `chain::devnet`) and a
-//! local Binance server wired to them by the venue bridge, all owned by this test process. After every
+//! times, against a world that outlives it: three hardhat chains (real EVM nodes, `chain::devnet`: eth,
+//! arbitrum and hyperevm), a local Binance server and a local Hyperliquid server wired to them by their
+//! bridges (Hyperliquid: the Arbitrum USDC bridge and USDT0's HyperEVM system address), all owned by this test
+//! process. Legs run on both venues: Binance swaps and moves USDC/USDT; Hyperliquid turns Arbitrum USDC into
+//! HyperEVM USDT0 (bridge deposit, class transfer perp -> spot, the spot auction, spotSend). After every
 //! kill the journal is checked; every few kills `ballast pending` is compared with what is really on the
 //! chains; at the end a last daemon settles everything and stops on SIGINT, and:
 //! no client order id used twice (journal and venue), no leg lost (every leg at an end), value conserved
@@ -26,10 +29,12 @@ use ballast_exec::{Clock, SystemClock, Venue};
 use ballast_localnet::binance::config::{ApiKeyCfg, ServerConfig};
 use ballast_localnet::binance::{self as bn_server};
 use ballast_localnet::bridge::BridgeChain;
+use ballast_localnet::hyperliquid::{self as hl_server, HlAccountCfg, HlServerCfg};
 use ballast_sim::{AccountCfg as SimAccount, NetworkCfg, SimExchangeCfg, presets};
 use ballast_store::Journal;
 use ballast_testkit::devnet::{self, Devnet};
 use ballast_venue_binance::{BinanceClient, Credentials};
+use ballast_venue_hyperliquid::{ClientOptions, HyperliquidClient, KeySigner, Network};
 use rand08::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 use service_support::{bin, config_text};
@@ -42,16 +47,82 @@ struct ChainUnderTest {
     name: &'static str,
     network: &'static str,
     node: Devnet,
-    usdc: Address,
-    usdt: Address,
+    /// The chain's tokens, (asset, address).
+    tokens: Vec<(&'static str, Address)>,
 }
 
-const START: [(&str, &str, u64); 4] = [
+impl ChainUnderTest {
+    fn token(&self, asset: &str) -> Address {
+        self.tokens.iter().find(|t| t.0 == asset).unwrap().1
+    }
+}
+
+/// Starting balances. arbitrum/USDC is 50,000 above its target and hyperevm/USDT0 50,000 below: the
+/// Hyperliquid route closes both; eth/USDC's excess goes to eth/USDT through Binance.
+const START: [(&str, &str, u64); 5] = [
     ("eth", "USDC", 350_000),
-    ("arb", "USDC", 150_000),
+    ("arbitrum", "USDC", 250_000),
     ("eth", "USDT", 100_000),
-    ("arb", "USDT", 200_000),
+    ("arbitrum", "USDT", 200_000),
+    ("hyperevm", "USDT0", 50_000),
 ];
+
+/// The positions and routes: USDC and USDT on eth and arbitrum at 200,000 (Binance between them, a swap on
+/// each chain), USDT0 on hyperevm at 100,000 (Hyperliquid from and to arbitrum/USDC).
+fn book() -> String {
+    let mut s = String::new();
+    for (chain, asset, target) in [
+        ("eth", "USDC", 200_000),
+        ("arbitrum", "USDC", 200_000),
+        ("eth", "USDT", 200_000),
+        ("arbitrum", "USDT", 200_000),
+        ("hyperevm", "USDT0", 100_000),
+    ] {
+        s += &format!(
+            "\n[[position]]\nchain = \"{chain}\"\nasset = \"{asset}\"\ntarget = \"{target}\"\nband_bps = 100\ndecimals = 6\n"
+        );
+    }
+    let routes = [
+        ("binance", ("eth", "USDC"), ("arbitrum", "USDC"), None),
+        ("binance", ("arbitrum", "USDC"), ("eth", "USDC"), None),
+        (
+            "binance",
+            ("eth", "USDC"),
+            ("eth", "USDT"),
+            Some("USDCUSDT"),
+        ),
+        ("binance", ("arbitrum", "USDT"), ("eth", "USDT"), None),
+        ("binance", ("eth", "USDT"), ("arbitrum", "USDT"), None),
+        (
+            "binance",
+            ("arbitrum", "USDT"),
+            ("arbitrum", "USDC"),
+            Some("USDCUSDT"),
+        ),
+        (
+            "hyperliquid",
+            ("arbitrum", "USDC"),
+            ("hyperevm", "USDT0"),
+            Some("USDT0/USDC"),
+        ),
+        (
+            "hyperliquid",
+            ("hyperevm", "USDT0"),
+            ("arbitrum", "USDC"),
+            Some("USDT0/USDC"),
+        ),
+    ];
+    for (venue, from, to, market) in routes {
+        s += &format!(
+            "\n[[route]]\nvenue = \"{venue}\"\nfrom = {{ chain = \"{}\", asset = \"{}\" }}\nto = {{ chain = \"{}\", asset = \"{}\" }}\ncost_bps = 2\nfixed_cost = \"1\"\n",
+            from.0, from.1, to.0, to.1
+        );
+        if let Some(m) = market {
+            s += &format!("market = \"{m}\"\n");
+        }
+    }
+    s
+}
 
 fn raw(units: u64) -> U256 {
     U256::from(units) * U256::from(1_000_000u64)
@@ -64,7 +135,7 @@ fn from_raw(v: U256) -> Decimal {
 fn config_text(
     chains: &[ChainUnderTest],
     us: Address,
-    url: &str,
+    (url, hl_url): (&str, &str),
     journal: &Path,
     port: u16,
 ) -> String {
@@ -90,7 +161,7 @@ journal = "{journal}"
 http_listen = "127.0.0.1:{port}"
 lease_ttl = "3s"
 leg_poll = "200ms"
-prices = {{ USDC = "1", USDT = "1" }}
+prices = {{ USDC = "1", USDT = "1", USDT0 = "1" }}
 
 [service.ttl]
 submit = "10m"
@@ -117,11 +188,11 @@ url = "{url}"
 api_key_env = "CRASH_API_KEY"
 secret_key_env = "CRASH_API_SECRET"
 markets = ["USDCUSDT"]
-networks = {{ eth = "ETH", arb = "ARB" }}
+networks = {{ eth = "ETH", arbitrum = "ARB" }}
 "#,
         journal = journal.display()
     );
-    for c in chains {
+    for c in chains.iter().filter(|c| c.name != "hyperevm") {
         for asset in ["USDC", "USDT"] {
             s += &format!(
                 "\n[[venue.withdraw_address]]\nasset = \"{asset}\"\nnetwork = \"{}\"\naddress = \"{us:#x}\"\n",
@@ -129,6 +200,9 @@ networks = {{ eth = "ETH", arb = "ARB" }}
             );
         }
     }
+    s += &format!(
+        "\n[[venue]]\nname = \"hyperliquid\"\nkind = \"hyperliquid\"\nnetwork = \"testnet\"\nurl = \"{hl_url}\"\nkey_env = \"CRASH_KEY\"\nmarkets = [\"USDT0/USDC\"]\n"
+    );
     for c in chains {
         s += &config_text::chain(
             c.name,
@@ -136,10 +210,15 @@ networks = {{ eth = "ETH", arb = "ARB" }}
             &config_text::evm(c.node.url()),
             1,
         );
-        s += &config_text::tokens(&[("USDC", &c.usdc, 6), ("USDT", &c.usdt, 6)]);
+        let tokens: Vec<(&str, &dyn std::fmt::Display, u32)> = c
+            .tokens
+            .iter()
+            .map(|(a, t)| (*a, t as &dyn std::fmt::Display, 6))
+            .collect();
+        s += &config_text::tokens(&tokens);
         s += &config_text::account(us, "key_env = \"CRASH_KEY\"");
     }
-    s + &config_text::stable_book(["binance"; 6])
+    s + &book()
 }
 
 fn key_hex(k: &PrivateKeySigner) -> String {
@@ -181,7 +260,7 @@ async fn chain_total(
 ) -> BTreeMap<(String, String), Decimal> {
     let mut m = BTreeMap::new();
     for c in chains {
-        for (asset, token) in [("USDC", c.usdc), ("USDT", c.usdt)] {
+        for (asset, token) in c.tokens.iter().copied() {
             let b = c.node.token_balance(token, us).await.unwrap();
             m.insert((c.name.to_string(), asset.to_string()), from_raw(b));
         }
@@ -233,7 +312,12 @@ fn allowance(j: &Journal) -> Decimal {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_kills_lose_and_double_nothing() {
     let t0 = Instant::now();
-    let dir = tempfile::tempdir().unwrap();
+    let mut dir = tempfile::tempdir().unwrap();
+    if std::env::var_os("BALLAST_KEEP_CRASH_DIR").is_some() {
+        // For a post-mortem: the journal and every daemon's log stay.
+        eprintln!("crash: keeping {}", dir.path().display());
+        dir.disable_cleanup(true);
+    }
     let logs = dir.path().join("logs");
     std::fs::create_dir_all(&logs).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -243,33 +327,37 @@ async fn fifty_kills_lose_and_double_nothing() {
     let deployer = PrivateKeySigner::random();
     let eth = U256::from(1000u64) * U256::from(10u64).pow(U256::from(18u64));
     let mut chains = Vec::new();
-    for (name, network, id) in [("eth", "ETH", 31337u64), ("arb", "ARB", 31338)] {
+    for (name, network, id) in [
+        ("eth", "ETH", 31337u64),
+        ("arbitrum", "ARB", 31338),
+        ("hyperevm", "HYPEREVM", 31339),
+    ] {
         let Some(node) = devnet::start_or_skip(id) else {
             return;
         };
         node.set_balance(deployer.address(), eth).await.unwrap();
         node.set_balance(us.address(), eth).await.unwrap();
-        let usdc = node
-            .deploy_token(&deployer, "USD Coin", "USDC", 6)
-            .await
-            .unwrap();
-        let usdt = node
-            .deploy_token(&deployer, "Tether", "USDT", 6)
-            .await
-            .unwrap();
+        let mut tokens = Vec::new();
+        let list: &[(&'static str, &str)] = if name == "hyperevm" {
+            &[("USDT0", "USDT0")]
+        } else {
+            &[("USDC", "USD Coin"), ("USDT", "Tether")]
+        };
+        for (asset, full) in list {
+            let t = node.deploy_token(&deployer, full, asset, 6).await.unwrap();
+            tokens.push((*asset, t));
+        }
         chains.push(ChainUnderTest {
             name,
             network,
             node,
-            usdc,
-            usdt,
+            tokens,
         });
     }
     for (chain, asset, units) in START {
         let c = chains.iter().find(|c| c.name == chain).unwrap();
-        let token = if asset == "USDC" { c.usdc } else { c.usdt };
         c.node
-            .mint(&deployer, token, us.address(), raw(units))
+            .mint(&deployer, c.token(asset), us.address(), raw(units))
             .await
             .unwrap();
     }
@@ -281,7 +369,7 @@ async fn fifty_kills_lose_and_double_nothing() {
 
     // The venue: a local Binance server, outliving every daemon, and its bridge to the chains.
     let mut networks = Vec::new();
-    for c in &chains {
+    for c in chains.iter().filter(|c| c.name != "hyperevm") {
         for asset in ["USDC", "USDT"] {
             networks.push(NetworkCfg {
                 asset: asset.into(),
@@ -326,25 +414,85 @@ async fn fifty_kills_lose_and_double_nothing() {
         .local_addr()
         .unwrap()
         .port();
+    // The second venue: a local Hyperliquid server for our account, its USDT0 linked to hyperevm's token.
+    let hyperevm = chains.iter().find(|c| c.name == "hyperevm").unwrap();
+    let mut indices = hl_server::Indices::default();
+    indices
+        .evm
+        .insert("USDT0".into(), (hyperevm.token("USDT0"), 6 - 8));
+    let hl = Arc::new(
+        hl_server::spawn_with_clock(
+            HlServerCfg {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                chain: Network::Testnet,
+                exchange: SimExchangeCfg {
+                    seed: 12,
+                    markets: vec![presets::hyperliquid_usdt0_usdc()],
+                    accounts: vec![SimAccount {
+                        name: "main".into(),
+                        balances: BTreeMap::new(),
+                    }],
+                    networks: Vec::new(),
+                },
+                accounts: vec![HlAccountCfg {
+                    name: "main".into(),
+                    address: us.address(),
+                    perp_usdc: Decimal::ZERO,
+                    agents: Vec::new(),
+                    master: None,
+                }],
+                indices,
+                step: Duration::from_millis(100),
+                // As for Binance: fifty cold restarts re-read everything; the budget is ten times the real one.
+                ip_weight_per_minute: 10
+                    * ballast_venue_hyperliquid::ratelimit::IP_WEIGHT_PER_MINUTE,
+                address_budget: true,
+                bridge: None,
+            },
+            clock.clone(),
+        )
+        .await
+        .unwrap(),
+    );
     let journal_path = dir.path().join("journal.db");
-    let text = config_text(&chains, us.address(), &server.url(), &journal_path, port);
+    let text = config_text(
+        &chains,
+        us.address(),
+        (&server.url(), &hl.url()),
+        &journal_path,
+        port,
+    );
     let cfg_path = dir.path().join("ballast.toml");
     std::fs::write(&cfg_path, &text).unwrap();
     let cfg = Config::load(&cfg_path).unwrap_or_else(|e| panic!("{e}"));
     let mut bridge_nets = Vec::new();
+    let mut hl_nets = Vec::new();
     let mut hot_keys = BTreeMap::new();
-    for (i, c) in chains.iter().enumerate() {
+    // A hot wallet per venue and chain: Binance pays on eth and arbitrum; Hyperliquid on arbitrum (USDC,
+    // withdraw3) and hyperevm (USDT0, its system address's payouts).
+    let payers = [
+        ("binance", "eth"),
+        ("binance", "arbitrum"),
+        ("hyperliquid", "arbitrum"),
+        ("hyperliquid", "hyperevm"),
+    ];
+    for (i, (venue_name, chain_name)) in payers.into_iter().enumerate() {
+        let (ci, c) = chains
+            .iter()
+            .enumerate()
+            .find(|(_, c)| c.name == chain_name)
+            .unwrap();
         let hot = PrivateKeySigner::random();
         c.node.set_balance(hot.address(), eth).await.unwrap();
-        for token in [c.usdc, c.usdt] {
+        for (_, token) in &c.tokens {
             c.node
-                .mint(&deployer, token, hot.address(), raw(100_000_000))
+                .mint(&deployer, *token, hot.address(), raw(100_000_000))
                 .await
                 .unwrap();
         }
         let var = format!("HOT_{i}");
         hot_keys.insert(var.clone(), key_hex(&hot));
-        let mut hc = cfg.chains[i].clone();
+        let mut hc = cfg.chains[ci].clone();
         hc.accounts = vec![AccountCfg {
             address: hot.address(),
             key: Some(KeySource::Env(var)),
@@ -362,14 +510,35 @@ async fn fifty_kills_lose_and_double_nothing() {
         let keys = hot_keys.clone();
         let lookup = move |n: &str| keys.get(n).cloned();
         let hot_chain: Arc<dyn Chain> = chain::connect(&hc, ctx, &lookup).await.unwrap().chain;
-        bridge_nets.push(BridgeChain {
-            network: c.network.into(),
-            chain: hot_chain,
-            assets: vec!["USDC".into(), "USDT".into()],
-            hot_wallet: Some(hot.address()),
-        });
+        if venue_name == "binance" {
+            bridge_nets.push(BridgeChain {
+                network: c.network.into(),
+                chain: hot_chain,
+                assets: vec!["USDC".into(), "USDT".into()],
+                hot_wallet: Some(hot.address()),
+            });
+        } else {
+            let (network, asset) = if chain_name == "hyperevm" {
+                (hl_server::bridge::EVM_NETWORK, "USDT0")
+            } else {
+                (hl_server::bridge::NETWORK, "USDC")
+            };
+            hl_nets.push(BridgeChain {
+                network: network.into(),
+                chain: hot_chain,
+                assets: vec![asset.into()],
+                hot_wallet: Some(hot.address()),
+            });
+        }
     }
     let _bridge = server.bridge(bridge_nets, Duration::from_millis(200));
+    let _hl_bridge = hl.bridge(
+        ballast_venue_hyperliquid::wallet::TESTNET_BRIDGE
+            .parse()
+            .unwrap(),
+        hl_nets,
+        Duration::from_millis(200),
+    );
     // Blocks keep coming (confirmations) whether or not a daemon runs.
     let miners: Vec<_> = chains
         .iter()
@@ -396,6 +565,12 @@ async fn fifty_kills_lose_and_double_nothing() {
             ..binance::Settings::default()
         },
         Some(Credentials::hmac(API_KEY, API_SECRET)),
+    )
+    .unwrap();
+    let hl_venue = HyperliquidClient::new(
+        "hyperliquid",
+        ClientOptions::new(Network::Testnet).at(hl.url()),
+        Some(KeySigner::from_hex(&hex::encode(us.to_bytes())).unwrap()),
     )
     .unwrap();
     let key = key_hex(&us);
@@ -528,7 +703,20 @@ async fn fifty_kills_lose_and_double_nothing() {
     let unfinished: Vec<_> = legs
         .iter()
         .filter(|l| !l.stage.is_final())
-        .map(|l| (&l.id, l.stage))
+        .map(|l| {
+            let last = j
+                .audit_for(&l.id)
+                .unwrap()
+                .into_iter()
+                .rev()
+                .take(4)
+                .map(|a| format!("{} {}", a.action, a.detail))
+                .collect::<Vec<_>>();
+            format!(
+                "{} {} {} {:?}: {last:#?}",
+                l.id, l.venue, l.stage, l.problem
+            )
+        })
         .collect();
     assert!(
         unfinished.is_empty(),
@@ -539,6 +727,44 @@ async fn fifty_kills_lose_and_double_nothing() {
         done >= 3,
         "legs completed across the kills: {done} of {}",
         legs.len()
+    );
+    for v in ["binance", "hyperliquid"] {
+        assert!(
+            legs.iter()
+                .any(|l| l.venue == v && l.stage == Stage::Done && l.quality.is_some()),
+            "a {v} leg completed, with its quality measured"
+        );
+    }
+    // Hyperliquid: each leg moved its deposit to spot exactly once (the class transfers in the venue's ledger
+    // are the legs' own, one each), and no withdrawal was made twice.
+    let hl_transfers = hl_venue.transfers_since(0).await.unwrap();
+    let to_spot: Vec<Decimal> = hl_transfers
+        .iter()
+        .filter(|t| t.kind == ballast_exec::TransferKind::ToTrading)
+        .map(|t| t.amount)
+        .collect();
+    let mut moved: Vec<Decimal> = legs
+        .iter()
+        .filter_map(|l| l.to_trading.as_ref().filter(|m| m.done).map(|m| m.amount))
+        .collect();
+    let mut seen = to_spot.clone();
+    seen.sort();
+    moved.sort();
+    assert_eq!(
+        seen, moved,
+        "one class transfer per leg, none doubled or lost"
+    );
+    let hl_withdrawals = hl_transfers
+        .iter()
+        .filter(|t| t.kind == ballast_exec::TransferKind::Withdrawal)
+        .count();
+    let hl_withdrawing = legs
+        .iter()
+        .filter(|l| l.venue == "hyperliquid" && l.withdrawal_id.is_some())
+        .count();
+    assert_eq!(
+        hl_withdrawals, hl_withdrawing,
+        "one Hyperliquid withdrawal per leg"
     );
 
     // No client order id used twice: unique in the journal, one venue order per id, every fill journaled.
@@ -559,6 +785,24 @@ async fn fifty_kills_lose_and_double_nothing() {
         );
         orders_of
             .entry(id.as_hex().to_string())
+            .or_default()
+            .insert(f.venue_order_id.clone());
+    }
+    for f in hl_venue.fills_since(0).await.unwrap() {
+        // Hyperliquid's fills name the oid only: the order's status gives its client id.
+        let oid: u64 = f.venue_order_id.parse().unwrap();
+        let id = hl_venue
+            .order_status_by_oid(oid)
+            .await
+            .unwrap()
+            .expect("the filled order is known")
+            .client_id;
+        assert!(
+            j.order_sent("hyperliquid", id.as_hex()).unwrap(),
+            "Hyperliquid fill of {id}: never journaled"
+        );
+        orders_of
+            .entry(format!("hl:{}", id.as_hex()))
             .or_default()
             .insert(f.venue_order_id.clone());
     }
@@ -596,7 +840,15 @@ async fn fifty_kills_lose_and_double_nothing() {
         .unwrap()
         .iter()
         .map(|b| b.total)
-        .sum();
+        .sum::<Decimal>()
+        + hl_venue
+            .balances()
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.total)
+            .sum::<Decimal>()
+        + hl_venue.withdrawable().await.unwrap();
     let total = on_chains + on_venue;
     let allow = allowance(&j);
     assert!(
@@ -650,8 +902,9 @@ async fn fifty_kills_lose_and_double_nothing() {
         m.abort();
     }
     eprintln!(
-        "crash: {} legs ({done} done), {} orders, {} fills, {pending_checks} pending checks, {:.1} s",
+        "crash: {} legs ({done} done, {} through Hyperliquid), {} orders, {} fills, {pending_checks} pending checks, {:.1} s",
         legs.len(),
+        legs.iter().filter(|l| l.venue == "hyperliquid").count(),
         sent.len(),
         fills.len(),
         t0.elapsed().as_secs_f64()

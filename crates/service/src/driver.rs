@@ -770,6 +770,9 @@ impl Driver<'_> {
         }
         let mut executed = Decimal::ZERO;
         let mut by_status_notional = Decimal::ZERO;
+        // The venue's own ids of our orders: a venue whose fills do not carry the client id (Hyperliquid's
+        // documented fills have only the oid) is matched by them.
+        let mut venue_ids: BTreeSet<String> = BTreeSet::new();
         for id in &ids {
             let mut st = match venue.order_status(&swap.market, id).await {
                 Ok(s) => s,
@@ -790,6 +793,7 @@ impl Driver<'_> {
             if let Some(s) = st {
                 executed += s.filled;
                 by_status_notional += s.filled * s.avg_price.unwrap_or(s.price);
+                venue_ids.insert(s.venue_order_id.clone());
             }
         }
         if executed.is_zero() {
@@ -805,7 +809,11 @@ impl Driver<'_> {
         let ours: Vec<_> = fills
             .iter()
             .filter(|f| {
-                f.market == swap.market && f.client_id.as_ref().is_some_and(|c| ids.contains(c))
+                f.market == swap.market
+                    && match &f.client_id {
+                        Some(c) => ids.contains(c),
+                        None => venue_ids.contains(&f.venue_order_id),
+                    }
             })
             .collect();
         let seen: Decimal = ours.iter().map(|f| f.qty).sum();
@@ -818,9 +826,20 @@ impl Driver<'_> {
         } else {
             // The venue reports executions its fill list does not show (yet): count them at the orders'
             // average price; their fees are unknown.
-            tracing::warn!(leg = %leg.id, %executed, %seen, "fills not all visible; counting executions at their average price");
+            // Their fees are not known: count the market's dearest rate, taken from what was received (as
+            // both venues charge spot fees by default), so the leg never withdraws more than it holds.
+            let rate = match self.executor.rules(&leg.venue, &swap.market).await {
+                Ok(r) => r.taker_fee.max(r.maker_fee),
+                Err(_) => Decimal::new(1, 3),
+            };
+            let (fee_asset, fee) = match swap.side {
+                Side::Buy => (swap.base.clone(), executed * rate),
+                Side::Sell => (swap.quote.clone(), by_status_notional * rate),
+            };
+            tracing::warn!(leg = %leg.id, %executed, %seen, %fee, "fills not all visible; counting executions at their average price, with the dearest fee");
             swap.filled += executed;
             swap.notional += by_status_notional;
+            *swap.fees.entry(fee_asset).or_default() += fee;
         }
         true
     }

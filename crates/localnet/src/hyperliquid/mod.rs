@@ -50,6 +50,9 @@ pub enum Fault {
     ServerError,
     /// The action executes; the answer comes after this delay.
     Delay(Duration),
+    /// The next action of this type (`order`, `spotSend`, `usdClassTransfer`, ...) executes, then its
+    /// answer is lost; other requests pass untouched until it comes.
+    LoseResponseTo(&'static str),
 }
 
 /// Why the server could not start.
@@ -113,6 +116,11 @@ impl ServerHandle {
     /// Queue a fault for the next `/exchange` request.
     pub fn inject(&self, f: Fault) {
         lock(&self.shared.faults).push_back(f);
+    }
+
+    /// Faults queued and not applied yet.
+    pub fn pending_faults(&self) -> usize {
+        lock(&self.shared.faults).len()
     }
 
     /// Work on the state directly (tests: inspect the simulator, check invariants).
@@ -269,13 +277,19 @@ async fn exchange_handler(AxState(sh): AxState<Arc<Shared>>, body: Bytes) -> Res
     if let Err(ms) = sh.take_ip(now, exchange_weight(req.action.batch_len())) {
         return too_many(ms);
     }
-    let fault = lock(&sh.faults).pop_front();
+    let fault = {
+        let mut q = lock(&sh.faults);
+        match q.front() {
+            Some(Fault::LoseResponseTo(t)) if *t != req.action.type_name() => None,
+            _ => q.pop_front(),
+        }
+    };
     if fault == Some(Fault::LoseRequest) {
         return dropped();
     }
     let answer = lock(&sh.state).exchange(req, now);
     match fault {
-        Some(Fault::LoseResponse) => dropped(),
+        Some(Fault::LoseResponse | Fault::LoseResponseTo(_)) => dropped(),
         Some(Fault::ServerError) => (StatusCode::BAD_GATEWAY, "Bad Gateway").into_response(),
         Some(Fault::Delay(d)) => {
             tokio::time::sleep(d).await;
