@@ -233,10 +233,23 @@ impl Service {
                 cfg.service.mode_problems.clone(),
             )));
         }
+        if cfg.service.mode == Mode::Paper {
+            super::paper::check_inputs(&cfg)?;
+        }
         let now = clock.now_ms();
-        let journal = open_journal(&cfg, now)?;
-        let ttl = cfg.service.lease_ttl.as_millis() as i64;
         let deadline = Instant::now() + opts.wait_for_lease;
+        // A paper start replaces the journal only once the previous run's lease is gone: wait for it as for
+        // the lease itself.
+        let journal = loop {
+            match open_journal(&cfg, clock.now_ms()) {
+                Err(ServiceError::LeaseHeld { source, .. }) if Instant::now() < deadline => {
+                    tracing::warn!("{source}; waiting for it to expire");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                r => break r?,
+            }
+        };
+        let ttl = cfg.service.lease_ttl.as_millis() as i64;
         let lease = loop {
             match journal.acquire_lease(LEASE, &opts.owner, cfg.version(), ttl, clock.now_ms()) {
                 Ok(l) => break l,
@@ -253,6 +266,28 @@ impl Service {
                 Err(e) => return Err(e.into()),
             }
         };
+        // A start that fails from here on gives the lease back, so a standby (or the next try) need not wait
+        // for it to expire.
+        let (j, l) = (journal.clone(), lease.clone());
+        match Self::start_leased(cfg, clock.clone(), opts, journal, lease, now).await {
+            Ok(s) => Ok(s),
+            Err(e) => {
+                if let Err(re) = j.release_lease(&l, clock.now_ms()) {
+                    tracing::warn!("the lease could not be given back after a failed start: {re}");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn start_leased(
+        cfg: Config,
+        clock: Arc<dyn Clock>,
+        opts: StartOptions,
+        journal: Journal,
+        lease: Lease,
+        now: TimestampMs,
+    ) -> Result<Service, ServiceError> {
         let stamp = Stamp {
             actor: opts.owner.clone(),
             config_version: cfg.version().to_string(),

@@ -20,7 +20,7 @@ mod paper;
 pub mod status;
 pub mod world;
 
-pub use core::{CycleOutcome, ReloadReport, Service, ServiceError, StartOptions};
+pub use core::{CycleOutcome, LEASE, ReloadReport, Service, ServiceError, StartOptions};
 pub use guard::{GuardedVenue, VenueStats};
 pub use kill::{KillState, KillSwitch};
 pub use paper::PaperWorld;

@@ -169,6 +169,19 @@ fn random_text(n: usize, alphabet: &[u8]) -> String {
         .collect()
 }
 
+/// Check paper mode's own inputs (the flow recording, the starting balances) before anything is touched: a
+/// paper start replaces the previous run's journal, which must not happen for a start that cannot succeed.
+pub fn check_inputs(cfg: &Config) -> Result<(), WorldError> {
+    let recording = match &cfg.service.paper.flows {
+        Some(dir) => Some(
+            Recording::read_dir(dir, ReadOptions::default())
+                .map_err(|e| WorldError::Paper(format!("flows: {e}")))?,
+        ),
+        None => None,
+    };
+    starting_balances(cfg, recording.as_ref()).map(|_| ())
+}
+
 /// Build the paper world: simulated chains, local venue servers, real clients, bridges and flows.
 pub async fn connect_paper(
     cfg: &Config,

@@ -107,6 +107,22 @@ impl Journal {
             path: path.display().to_string(),
             source,
         };
+        // Owner-only: the journal holds positions, legs and signed transactions. SQLite gives its -wal and
+        // -shm files the database file's permissions, so creating it 0600 covers all three.
+        #[cfg(unix)]
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| {
+                    open_err(rusqlite::Error::InvalidParameterName(format!(
+                        "cannot create the journal file: {e}"
+                    )))
+                })?;
+        }
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -241,6 +257,29 @@ impl Journal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Regression (issue 18): the journal and its -wal/-shm files were created 0644, readable by every user.
+    #[cfg(unix)]
+    #[test]
+    fn the_journal_and_its_wal_files_are_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.db");
+        let j = Journal::open(&path).unwrap();
+        // A write makes SQLite create the -wal and -shm files.
+        j.with_tx(|tx| {
+            tx.execute_batch(
+                "CREATE TABLE IF NOT EXISTS t (x INTEGER); INSERT INTO t VALUES (1);",
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let p = format!("{}{suffix}", path.display());
+            let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600, "{p}: {mode:o}");
+        }
+    }
 
     #[test]
     fn open_sets_wal_and_migrates_idempotently() {
