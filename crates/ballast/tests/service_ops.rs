@@ -423,3 +423,79 @@ async fn the_table_says_why_a_position_outside_its_band_does_not_move() {
         );
     }
 }
+
+/// Regression (issue 18): a SIGINT that arrived while the loop body ran (a cycle, a leg round, an HTTP
+/// command) was lost, because each turn of the loop made a fresh `ctrl_c()`; only SIGTERM worked. Here the
+/// body is kept busy by a stream of `/pending` requests while the signal comes: the daemon stops anyway.
+#[test]
+fn sigint_while_the_loop_is_busy_stops_the_daemon() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &paper_config(&dir.path().join("j.db"), "0.5", ""),
+    );
+    let port = free_port();
+    let mut daemon = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&path)
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.path().join("daemon.out")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("daemon.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(200));
+        if http_get(port, "/status").contains("\"cycle\"") {
+            up = true;
+            break;
+        }
+    }
+    assert!(up, "the daemon answered /status");
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::net::TcpStream::connect(("127.0.0.1", port)).map(|mut s| {
+                        use std::io::Write;
+                        let _ = s.write_all(
+                            b"GET /pending HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                        );
+                        let _ = s.read_to_end(&mut Vec::new());
+                    });
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(1));
+    unsafe {
+        libc_kill(daemon.id() as i32, 2);
+    }
+    let end = std::time::Instant::now() + Duration::from_secs(15);
+    let code = loop {
+        if let Some(s) = daemon.try_wait().unwrap() {
+            break s.code();
+        }
+        if std::time::Instant::now() > end {
+            let _ = daemon.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for b in busy {
+        b.join().unwrap();
+    }
+    assert_eq!(
+        code,
+        Some(0),
+        "the daemon stopped cleanly on SIGINT: {}",
+        std::fs::read_to_string(dir.path().join("daemon.err")).unwrap_or_default()
+    );
+}

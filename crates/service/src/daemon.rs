@@ -127,6 +127,11 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<(), ServiceError> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(|e| ServiceError::Other(format!("SIGTERM handler: {e}")))?;
+    // One SIGINT stream for the whole run: a signal that arrives while the loop body runs (a cycle, a leg
+    // round, an HTTP command) is kept until the next turn, where a fresh `ctrl_c()` per turn lost it.
+    #[cfg(unix)]
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(|e| ServiceError::Other(format!("SIGINT handler: {e}")))?;
     let mut cycles = 0u64;
     let result = loop {
         #[cfg(unix)]
@@ -134,12 +139,16 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<(), ServiceError> {
         #[cfg(not(unix))]
         let hup_fut = std::future::pending::<Option<()>>();
         #[cfg(unix)]
+        let int_fut = int.recv();
+        #[cfg(not(unix))]
+        let int_fut = async { tokio::signal::ctrl_c().await.ok() };
+        #[cfg(unix)]
         let term_fut = term.recv();
         #[cfg(not(unix))]
         let term_fut = std::future::pending::<Option<()>>();
         tokio::select! {
             biased;
-            _ = tokio::signal::ctrl_c() => {
+            _ = int_fut => {
                 tracing::info!("SIGINT: stopping");
                 break Ok(());
             }
