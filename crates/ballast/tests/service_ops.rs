@@ -426,7 +426,8 @@ async fn the_table_says_why_a_position_outside_its_band_does_not_move() {
 
 /// Regression (issue 18): a SIGINT that arrived while the loop body ran (a cycle, a leg round, an HTTP
 /// command) was lost, because each turn of the loop made a fresh `ctrl_c()`; only SIGTERM worked. Here the
-/// body is kept busy by a stream of `/pending` requests while the signal comes: the daemon stops anyway.
+/// body is kept busy by a stream of `POST /reload` commands (each handled in the loop) while the signal
+/// comes: the daemon stops anyway.
 #[test]
 fn sigint_while_the_loop_is_busy_stops_the_daemon() {
     let dir = tempfile::tempdir().unwrap();
@@ -439,6 +440,7 @@ fn sigint_while_the_loop_is_busy_stops_the_daemon() {
         .args(["run", "--config"])
         .arg(&path)
         .args(["--http", &format!("127.0.0.1:{port}")])
+        .env("BALLAST_TEST_TOKEN", "sigint-test-token")
         .stdout(Stdio::from(
             std::fs::File::create(dir.path().join("daemon.out")).unwrap(),
         ))
@@ -465,7 +467,7 @@ fn sigint_while_the_loop_is_busy_stops_the_daemon() {
                     let _ = std::net::TcpStream::connect(("127.0.0.1", port)).map(|mut s| {
                         use std::io::Write;
                         let _ = s.write_all(
-                            b"GET /pending HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                            b"POST /reload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer sigint-test-token\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                         );
                         let _ = s.read_to_end(&mut Vec::new());
                     });
@@ -497,5 +499,78 @@ fn sigint_while_the_loop_is_busy_stops_the_daemon() {
         Some(0),
         "the daemon stopped cleanly on SIGINT: {}",
         std::fs::read_to_string(dir.path().join("daemon.err")).unwrap_or_default()
+    );
+}
+
+/// Regression (issue 18): every `GET /pending` made fresh venue and chain reads and advanced the legs inside the
+/// daemon loop, so a burst of unauthenticated requests held the cycles (3,000 at 200 concurrency: about 30 s).
+/// It is served from the last look now: a burst answers at once, and the cycles go on.
+#[test]
+fn a_burst_of_pending_requests_does_not_hold_the_cycles() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &paper_config(&dir.path().join("j.db"), "0.5", ""),
+    );
+    let port = free_port();
+    let mut daemon = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&path)
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.path().join("daemon.out")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.path().join("daemon.err")).unwrap(),
+        ))
+        .spawn()
+        .unwrap();
+    let cycle = || -> Option<u64> {
+        let r = http_get(port, "/status");
+        let body = r.split("\r\n\r\n").nth(1)?;
+        serde_json::from_str::<serde_json::Value>(body).ok()?["cycle"].as_u64()
+    };
+    let mut first = None;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Some(c) = cycle().filter(|c| *c >= 1)
+            && http_get(port, "/pending").starts_with("HTTP/1.1 200")
+        {
+            first = Some(c);
+            break;
+        }
+    }
+    let first = first.expect("the daemon cycles and answers /pending");
+    let t0 = std::time::Instant::now();
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..50)
+        .map(|_| {
+            let answered = answered.clone();
+            std::thread::spawn(move || {
+                for _ in 0..40 {
+                    if http_get(port, "/pending").starts_with("HTTP/1.1 200") {
+                        answered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let burst = t0.elapsed();
+    std::thread::sleep(Duration::from_secs(3));
+    let last = cycle().unwrap();
+    unsafe {
+        libc_kill(daemon.id() as i32, 15);
+    }
+    let _ = daemon.wait();
+    assert_eq!(answered.load(std::sync::atomic::Ordering::Relaxed), 2000);
+    // One cycle a second: the burst and the 3 s after it saw their cycles.
+    let expected = (burst + Duration::from_secs(3)).as_secs();
+    assert!(
+        last >= first + expected.saturating_sub(2),
+        "cycles went from {first} to {last} over {:.1} s",
+        (burst + Duration::from_secs(3)).as_secs_f64()
     );
 }

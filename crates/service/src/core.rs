@@ -110,6 +110,8 @@ pub struct Service {
     progress: Arc<std::sync::Mutex<HashMap<String, ballast_exec::executor::Progress>>>,
     kill: KillSwitch,
     pub status: Arc<RwLock<Status>>,
+    /// Pending amounts as of the last look at the world, refreshed with the status (`GET /pending`).
+    pub pending: Arc<RwLock<Option<Result<PendingMap, Vec<String>>>>>,
     last_view: Option<WorldView>,
     last_balances: BTreeMap<String, Decimal>,
     markets: BTreeMap<(String, String), (String, String)>,
@@ -352,6 +354,7 @@ impl Service {
             progress: Default::default(),
             kill,
             status: Arc::new(RwLock::new(status)),
+            pending: Default::default(),
             last_view: None,
             last_balances: BTreeMap::new(),
             markets: BTreeMap::new(),
@@ -931,6 +934,13 @@ impl Service {
 
     fn refresh_status(&mut self, d: Option<&Decision>, moved_today: Option<Decimal>) {
         let legs = self.journal.unsettled_legs().unwrap_or_default();
+        if let Some(view) = &self.last_view {
+            let p = self
+                .claimed_arrivals()
+                .map_err(|e| vec![e.to_string()])
+                .and_then(|claimed| observe::pending(&legs, view, &claimed));
+            *self.pending.write().unwrap_or_else(|e| e.into_inner()) = Some(p);
+        }
         let mut st = self.status.write().unwrap_or_else(|p| p.into_inner());
         if let Some(d) = d {
             st.positions = d.positions.clone();

@@ -90,6 +90,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<(), ServiceError> {
         }
         let state = HttpState {
             status: svc.status.clone(),
+            pending: svc.pending.clone(),
             cmds: tx.clone(),
             token,
             interval: svc.cfg.schedule.interval,
@@ -207,9 +208,6 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<(), ServiceError> {
                 Command::Kill { state, reason, by, reply } => {
                     let r = svc.set_kill(state, &reason, &by).map(|_| svc.kill_switch().clone()).map_err(|e| e.to_string());
                     let _ = reply.send(r);
-                }
-                Command::Pending { reply } => {
-                    let _ = reply.send(svc.pending_now().await);
                 }
                 Command::Reload { reply } => {
                     file = file_stamp(&svc.cfg.source);

@@ -27,9 +27,6 @@ pub enum Command {
         by: String,
         reply: oneshot::Sender<Result<KillSwitch, String>>,
     },
-    Pending {
-        reply: oneshot::Sender<Result<PendingMap, Vec<String>>>,
-    },
     Reload {
         reply: oneshot::Sender<Result<ReloadReport, String>>,
     },
@@ -38,6 +35,8 @@ pub enum Command {
 /// Shared with the handlers.
 pub struct HttpState {
     pub status: Arc<RwLock<Status>>,
+    /// Pending amounts as of the daemon's last look at the world (`None` before the first).
+    pub pending: Arc<RwLock<Option<Result<PendingMap, Vec<String>>>>>,
     pub cmds: mpsc::Sender<Command>,
     /// The bearer token of the mutating calls; `None`: they are refused.
     pub token: Option<String>,
@@ -122,18 +121,21 @@ async fn metrics(State(st): State<Arc<HttpState>>) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
+/// Served from the daemon's last look at the world (at most one leg round old): no venue or chain is read
+/// and no leg moves for a request, however many come.
 async fn pending(State(st): State<Arc<HttpState>>) -> Response {
-    let (tx, rx) = oneshot::channel();
-    if st.cmds.send(Command::Pending { reply: tx }).await.is_err() {
-        return (StatusCode::SERVICE_UNAVAILABLE, "the daemon is stopping\n").into_response();
-    }
-    match rx.await {
-        Ok(Ok(p)) => json_response(StatusCode::OK, &p),
-        Ok(Err(failed)) => json_response(
+    let p = st.pending.read().unwrap_or_else(|p| p.into_inner()).clone();
+    match p {
+        Some(Ok(p)) => json_response(StatusCode::OK, &p),
+        Some(Err(failed)) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
             &serde_json::json!({"error": "a read failed: no partial sum is given", "failed": failed}),
         ),
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the daemon is stopping\n").into_response(),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no look at the world yet: ask again after the first leg round\n",
+        )
+            .into_response(),
     }
 }
 
