@@ -436,19 +436,7 @@ fn sigint_while_the_loop_is_busy_stops_the_daemon() {
         &paper_config(&dir.path().join("j.db"), "0.5", ""),
     );
     let port = free_port();
-    let mut daemon = Command::new(bin())
-        .args(["run", "--config"])
-        .arg(&path)
-        .args(["--http", &format!("127.0.0.1:{port}")])
-        .env("BALLAST_TEST_TOKEN", "sigint-test-token")
-        .stdout(Stdio::from(
-            std::fs::File::create(dir.path().join("daemon.out")).unwrap(),
-        ))
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.path().join("daemon.err")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
+    let mut daemon = spawn_on(dir.path(), &path, port, Some("sigint-test-token"));
     let mut up = false;
     for _ in 0..100 {
         std::thread::sleep(Duration::from_millis(200));
@@ -513,18 +501,7 @@ fn a_burst_of_pending_requests_does_not_hold_the_cycles() {
         &paper_config(&dir.path().join("j.db"), "0.5", ""),
     );
     let port = free_port();
-    let mut daemon = Command::new(bin())
-        .args(["run", "--config"])
-        .arg(&path)
-        .args(["--http", &format!("127.0.0.1:{port}")])
-        .stdout(Stdio::from(
-            std::fs::File::create(dir.path().join("daemon.out")).unwrap(),
-        ))
-        .stderr(Stdio::from(
-            std::fs::File::create(dir.path().join("daemon.err")).unwrap(),
-        ))
-        .spawn()
-        .unwrap();
+    let mut daemon = spawn_on(dir.path(), &path, port, None);
     let cycle = || -> Option<u64> {
         let r = http_get(port, "/status");
         let body = r.split("\r\n\r\n").nth(1)?;
@@ -573,4 +550,27 @@ fn a_burst_of_pending_requests_does_not_hold_the_cycles() {
         "cycles went from {first} to {last} over {:.1} s",
         (burst + Duration::from_secs(3)).as_secs_f64()
     );
+}
+
+/// `ballast run` on `port`, its output in files under `dir` (a pipe nobody reads would block it).
+fn spawn_on(
+    dir: &std::path::Path,
+    cfg: &std::path::Path,
+    port: u16,
+    token: Option<&str>,
+) -> std::process::Child {
+    let mut c = Command::new(bin());
+    c.args(["run", "--config"])
+        .arg(cfg)
+        .args(["--http", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::from(
+            std::fs::File::create(dir.join("daemon.out")).unwrap(),
+        ))
+        .stderr(Stdio::from(
+            std::fs::File::create(dir.join("daemon.err")).unwrap(),
+        ));
+    if let Some(t) = token {
+        c.env("BALLAST_TEST_TOKEN", t);
+    }
+    c.spawn().unwrap()
 }

@@ -111,7 +111,7 @@ pub struct Service {
     kill: KillSwitch,
     pub status: Arc<RwLock<Status>>,
     /// Pending amounts as of the last look at the world, refreshed with the status (`GET /pending`).
-    pub pending: Arc<RwLock<Option<Result<PendingMap, Vec<String>>>>>,
+    pub pending: super::observe::PendingBoard,
     last_view: Option<WorldView>,
     last_balances: BTreeMap<String, Decimal>,
     markets: BTreeMap<(String, String), (String, String)>,

@@ -16,7 +16,6 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::core::ReloadReport;
 use super::kill::{KillState, KillSwitch};
-use super::observe::PendingMap;
 use super::status::Status;
 
 /// What the HTTP endpoint asks the daemon loop to do.
@@ -36,7 +35,7 @@ pub enum Command {
 pub struct HttpState {
     pub status: Arc<RwLock<Status>>,
     /// Pending amounts as of the daemon's last look at the world (`None` before the first).
-    pub pending: Arc<RwLock<Option<Result<PendingMap, Vec<String>>>>>,
+    pub pending: super::observe::PendingBoard,
     pub cmds: mpsc::Sender<Command>,
     /// The bearer token of the mutating calls; `None`: they are refused.
     pub token: Option<String>,

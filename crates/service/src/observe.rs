@@ -47,6 +47,10 @@ pub struct WorldView {
 /// Pending amounts: signed `{chain: {asset: amount}}` of everything in flight.
 pub type PendingMap = BTreeMap<String, BTreeMap<String, Decimal>>;
 
+/// Pending amounts as of the last look at the world (`None` before the first; the failed reads when one
+/// failed), shared between the daemon loop and the HTTP endpoint.
+pub type PendingBoard = std::sync::Arc<std::sync::RwLock<Option<Result<PendingMap, Vec<String>>>>>;
+
 impl WorldView {
     /// Every failed read, naming the chain or venue and the cause.
     pub fn failures(&self) -> Vec<String> {
