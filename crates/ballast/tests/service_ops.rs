@@ -574,3 +574,62 @@ fn spawn_on(
     }
     c.spawn().unwrap()
 }
+
+/// Regression (issue 18): an endpoint beyond loopback is refused unless `http_public = true`, and a public one
+/// answers reads only with the token.
+#[test]
+fn a_public_endpoint_needs_the_token_for_every_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_config(
+        dir.path(),
+        &paper_config(&dir.path().join("j.db"), "0.5", ""),
+    );
+    // Beyond loopback without the setting: refused at start.
+    let port = free_port();
+    let o = Command::new(bin())
+        .args(["run", "--config"])
+        .arg(&path)
+        .args(["--http", &format!("0.0.0.0:{port}"), "--cycles", "1"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "{err}");
+    assert!(err.contains("beyond loopback"), "{err}");
+    // Public (here on loopback): reads need the token too.
+    let text = paper_config(&dir.path().join("j2.db"), "0.5", "")
+        .replace("[service]\n", "[service]\nhttp_public = true\n");
+    let path = write_config(dir.path(), &text);
+    let port = free_port();
+    let mut daemon = spawn_on(dir.path(), &path, port, Some("public-test-token"));
+    let mut answered = None;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::Write;
+            let _ = s.write_all(b"GET /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out);
+            if !out.is_empty() {
+                answered = Some(out);
+                break;
+            }
+        }
+    }
+    let plain = answered.expect("the endpoint answers");
+    assert!(plain.starts_with("HTTP/1.1 401"), "{plain}");
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    {
+        use std::io::Write;
+        s.write_all(
+            b"GET /status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer public-test-token\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    }
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    unsafe {
+        libc_kill(daemon.id() as i32, 15);
+    }
+    let _ = daemon.wait();
+}

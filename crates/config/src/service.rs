@@ -137,6 +137,8 @@ pub struct ServiceCfg {
     /// The SQLite journal, resolved against the configuration's directory.
     pub journal: PathBuf,
     pub http_listen: SocketAddr,
+    /// Listening beyond loopback is allowed (and then every endpoint needs the token).
+    pub http_public: bool,
     /// Environment variable holding the bearer token of the mutating HTTP calls; none: they are refused.
     pub token_env: Option<String>,
     pub lease_ttl: Duration,
@@ -512,6 +514,7 @@ pub fn read(
         mode_explicit: explicit,
         journal: base_dir.join(DEFAULT_JOURNAL),
         http_listen: DEFAULT_HTTP.parse().expect("valid default"),
+        http_public: false,
         token_env: None,
         lease_ttl: Duration::from_secs(30),
         leg_poll: Duration::from_secs(2),
@@ -551,6 +554,28 @@ pub fn read(
             }
         }
         cfg.token_env = env_var_name(&mut o, d, "token_env");
+        cfg.http_public = o.or(d, "http_public", false);
+        if !cfg.http_listen.ip().is_loopback()
+            && !cfg.http_public
+            && let Some(f) = o.field("http_listen")
+        {
+            f.invalid(
+                d,
+                format!(
+                    "{} listens beyond loopback, where /status and /pending would answer anyone: listen on 127.0.0.1, or set `http_public = true` (every endpoint then needs the token)",
+                    cfg.http_listen
+                ),
+            );
+        }
+        if cfg.http_public
+            && cfg.token_env.is_none()
+            && let Some(f) = o.field("http_public")
+        {
+            f.invalid(
+                d,
+                "needs `token_env`: a public endpoint answers only requests that carry the token",
+            );
+        }
         cfg.lease_ttl = positive(&mut o, d, "lease_ttl", cfg.lease_ttl);
         if cfg.lease_ttl < Duration::from_secs(3)
             && let Some(f) = o.field("lease_ttl")
@@ -613,6 +638,29 @@ pub fn read(
 
 #[cfg(test)]
 mod tests {
+
+    /// Regression (issue 18): `http_listen = "0.0.0.0:..."` was accepted without a word, exposing `/status`
+    /// and `/pending` to the network unauthenticated.
+    #[test]
+    fn listening_beyond_loopback_needs_http_public_and_a_token() {
+        let errs = |svc: &str| -> Vec<String> { errors(&(base() + "\n[service]\n" + svc + "\n")) };
+        let e = errs("http_listen = \"0.0.0.0:9464\"");
+        assert!(
+            e.iter()
+                .any(|m| m.contains("service.http_listen:") && m.contains("beyond loopback")),
+            "{e:?}"
+        );
+        let e = errs("http_listen = \"0.0.0.0:9464\"\nhttp_public = true");
+        assert!(
+            e.iter()
+                .any(|m| m.contains("service.http_public:") && m.contains("token_env")),
+            "{e:?}"
+        );
+        let ok = errs("http_listen = \"0.0.0.0:9464\"\nhttp_public = true\ntoken_env = \"TOK\"");
+        assert!(ok.is_empty(), "{ok:?}");
+        assert!(errs("http_listen = \"127.0.0.1:9464\"").is_empty());
+    }
+
     use crate::Config;
 
     const BASE: &str = r#"

@@ -88,9 +88,21 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<(), ServiceError> {
         if token.is_none() {
             tracing::info!("no HTTP token configured: /halt, /resume and /reload are refused");
         }
+        if !listen.ip().is_loopback() && !svc.cfg.service.http_public {
+            return Err(ServiceError::Other(format!(
+                "the HTTP endpoint would listen on {listen}, beyond loopback, where /status and /pending answer anyone: \
+                 listen on 127.0.0.1, or set [service] http_public = true (every endpoint then needs the token)"
+            )));
+        }
+        if svc.cfg.service.http_public && token.is_none() {
+            return Err(ServiceError::Other(
+                "[service] http_public = true needs the token: set the environment variable named by [service] token_env".into(),
+            ));
+        }
         let state = HttpState {
             status: svc.status.clone(),
             pending: svc.pending.clone(),
+            public: svc.cfg.service.http_public,
             cmds: tx.clone(),
             token,
             interval: svc.cfg.schedule.interval,

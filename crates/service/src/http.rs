@@ -1,6 +1,7 @@
 //! The daemon's HTTP endpoint (127.0.0.1:9464 by default): `GET /healthz`, `/status`, `/metrics`
 //! (Prometheus), `/pending`; `POST /halt`, `/reduce-only`, `/resume`, `/reload`, which need the bearer token
-//! from the environment variable `[service] token_env` (without one they are refused).
+//! from the environment variable `[service] token_env` (without one they are refused). An endpoint that listens
+//! beyond loopback (`[service] http_public = true`) needs the token for every request, reads included.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -39,6 +40,8 @@ pub struct HttpState {
     pub cmds: mpsc::Sender<Command>,
     /// The bearer token of the mutating calls; `None`: they are refused.
     pub token: Option<String>,
+    /// Listening beyond loopback: every endpoint needs the token.
+    pub public: bool,
     /// The cycle interval: `/healthz` fails when no cycle ran for three of them.
     pub interval: Duration,
     pub clock: Arc<dyn ballast_exec::Clock>,
@@ -206,6 +209,21 @@ async fn reload(State(st): State<Arc<HttpState>>, headers: HeaderMap) -> Respons
     }
 }
 
+/// On a public endpoint, every request carries the token (the mutating calls check it again themselves).
+async fn guard(
+    State(st): State<Arc<HttpState>>,
+    headers: HeaderMap,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if st.public
+        && let Err(r) = authorized(&st, &headers)
+    {
+        return *r;
+    }
+    next.run(req).await
+}
+
 /// Serve until the task is aborted. Returns the bound address.
 pub async fn serve(
     listen: SocketAddr,
@@ -219,8 +237,11 @@ pub async fn serve(
         .route("/halt", post(halt))
         .route("/reduce-only", post(reduce_only))
         .route("/resume", post(resume))
-        .route("/reload", post(reload))
-        .with_state(Arc::new(state));
+        .route("/reload", post(reload));
+    let state = Arc::new(state);
+    let app = app
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard))
+        .with_state(state);
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
     let task = tokio::spawn(async move {

@@ -55,11 +55,12 @@ fn client() -> reqwest::Client {
 
 /// GET a path: (status, body).
 pub async fn get(ep: &Endpoint, path: &str) -> Result<(u16, String), String> {
-    let r = client()
-        .get(format!("{}{path}", ep.base))
-        .send()
-        .await
-        .map_err(|e| e.without_url().to_string())?;
+    // A public endpoint (`http_public`) answers only requests with the token; a loopback one ignores it.
+    let mut req = client().get(format!("{}{path}", ep.base));
+    if let Some(t) = &ep.token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().await.map_err(|e| e.without_url().to_string())?;
     let code = r.status().as_u16();
     Ok((code, r.text().await.map_err(|e| e.to_string())?))
 }
