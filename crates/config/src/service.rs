@@ -164,6 +164,16 @@ pub struct ServiceCfg {
 }
 
 impl ServiceCfg {
+    /// Why the HTTP endpoint may not listen on `listen` (the file's `http_listen` or `run --http`): beyond
+    /// loopback only with `http_public = true`.
+    pub fn listen_refusal(&self, listen: SocketAddr) -> Option<String> {
+        (!listen.ip().is_loopback() && !self.http_public).then(|| {
+            format!(
+                "{listen} listens beyond loopback, where /status and /pending would answer anyone: listen on 127.0.0.1, or set `http_public = true` (every endpoint then needs the token)"
+            )
+        })
+    }
+
     /// The price of an asset (1 when not listed).
     pub fn price(&self, asset: &str) -> Decimal {
         self.prices.get(asset).copied().unwrap_or(Decimal::ONE)
@@ -555,17 +565,10 @@ pub fn read(
         }
         cfg.token_env = env_var_name(&mut o, d, "token_env");
         cfg.http_public = o.or(d, "http_public", false);
-        if !cfg.http_listen.ip().is_loopback()
-            && !cfg.http_public
+        if let Some(why) = cfg.listen_refusal(cfg.http_listen)
             && let Some(f) = o.field("http_listen")
         {
-            f.invalid(
-                d,
-                format!(
-                    "{} listens beyond loopback, where /status and /pending would answer anyone: listen on 127.0.0.1, or set `http_public = true` (every endpoint then needs the token)",
-                    cfg.http_listen
-                ),
-            );
+            f.invalid(d, why);
         }
         if cfg.http_public
             && cfg.token_env.is_none()

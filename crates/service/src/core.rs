@@ -14,7 +14,7 @@ use serde_json::json;
 use super::decide::{self, Decision, Inputs};
 use super::driver::{Driver, Task};
 use super::kill::{KV_KILL, KillState, KillSwitch};
-use super::observe::{self, PendingMap, WorldView};
+use super::observe::{self, WorldView};
 use super::status::{ChainStatus, LegStatus, Status, VenueStatus};
 use super::world::World;
 use ballast_chain::IntentId;
@@ -480,26 +480,6 @@ impl Service {
             .into_iter()
             .map(|(k, _)| k)
             .collect())
-    }
-
-    /// Fresh pending amounts: legs advanced against a new look at the world. All or nothing.
-    pub async fn pending_now(&mut self) -> Result<PendingMap, Vec<String>> {
-        let legs = self
-            .journal
-            .unsettled_legs()
-            .map_err(|e| vec![e.to_string()])?;
-        let view = self.observe(&legs).await;
-        if let Err(e) = self.advance(&view).await {
-            return Err(vec![e.to_string()]);
-        }
-        let legs = self
-            .journal
-            .unsettled_legs()
-            .map_err(|e| vec![e.to_string()])?;
-        let claimed = self.claimed_arrivals().map_err(|e| vec![e.to_string()])?;
-        let r = observe::pending(&legs, &view, &claimed);
-        self.last_view = Some(view);
-        r
     }
 
     /// Advance every unsettled leg one step against `view`.

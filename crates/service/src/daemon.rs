@@ -88,11 +88,8 @@ pub async fn run(cfg: Config, opts: RunOptions) -> Result<(), ServiceError> {
         if token.is_none() {
             tracing::info!("no HTTP token configured: /halt, /resume and /reload are refused");
         }
-        if !listen.ip().is_loopback() && !svc.cfg.service.http_public {
-            return Err(ServiceError::Other(format!(
-                "the HTTP endpoint would listen on {listen}, beyond loopback, where /status and /pending answer anyone: \
-                 listen on 127.0.0.1, or set [service] http_public = true (every endpoint then needs the token)"
-            )));
+        if let Some(why) = svc.cfg.service.listen_refusal(listen) {
+            return Err(ServiceError::Other(format!("the HTTP endpoint: {why}")));
         }
         if svc.cfg.service.http_public && token.is_none() {
             return Err(ServiceError::Other(

@@ -160,6 +160,17 @@ impl Driver<'_> {
             .await
     }
 
+    /// The records of `kind` other legs have claimed (`venue:id`, or the arrival key): never this leg's to take.
+    fn claimed_by_others(&self, kind: &str, leg: &Leg) -> Result<BTreeSet<String>, StoreError> {
+        Ok(self
+            .journal
+            .claimed(kind)?
+            .into_iter()
+            .filter(|(_, l)| l != &leg.id)
+            .map(|(k, _)| k)
+            .collect())
+    }
+
     /// Advance one leg as far as the world allows now.
     pub async fn step(&self, mut leg: Leg, task: Task) -> Outcome {
         let mut out = Outcome {
@@ -270,8 +281,8 @@ impl Driver<'_> {
             Stage::Planned => self.submit_deposit(leg).await,
             Stage::DepositSubmitted => self.follow_deposit(leg).await,
             Stage::Deposited => {
+                let amount = leg.amount_in;
                 if leg.swaps() {
-                    let amount = leg.amount_in;
                     return match self.ensure_move(leg, true, amount).await? {
                         Moved::Done => self.start_swap(leg, out).await,
                         Moved::Wait => Ok(()),
@@ -286,7 +297,6 @@ impl Driver<'_> {
                         }
                     };
                 }
-                let amount = leg.amount_in;
                 Step::Event(
                     LegEvent::Swapped {
                         received: amount,
@@ -459,16 +469,7 @@ impl Driver<'_> {
         };
         let network = v.network(&leg.from.chain);
         let hash = leg.deposit_hash.clone().unwrap_or_default();
-        let claimed: BTreeSet<String> = self
-            .journal
-            .claimed("deposit")
-            .map(|v| {
-                v.into_iter()
-                    .filter(|(_, l)| l != &leg.id)
-                    .map(|(k, _)| k)
-                    .collect()
-            })
-            .unwrap_or_default();
+        let claimed = self.claimed_by_others("deposit", leg).unwrap_or_default();
         let deposits = view.transfers.iter().filter(|t| {
             t.kind == TransferKind::Deposit
                 && t.asset.eq_ignore_ascii_case(&leg.from.asset)
@@ -1029,14 +1030,7 @@ impl Driver<'_> {
     /// send, not claimed by another leg; claimed for this one.
     async fn find_move(&self, leg: &Leg, kind: TransferKind, m: &AccountMove) -> Option<String> {
         let view = self.view.venue(&leg.venue)?;
-        let claimed: BTreeSet<String> = self
-            .journal
-            .claimed("move")
-            .ok()?
-            .into_iter()
-            .filter(|(_, l)| l != &leg.id)
-            .map(|(k, _)| k)
-            .collect();
+        let claimed = self.claimed_by_others("move", leg).ok()?;
         let t = view.transfers.iter().find(|t| {
             t.kind == kind
                 && t.amount == m.amount
@@ -1171,14 +1165,7 @@ impl Driver<'_> {
     /// time, never one another leg claimed.
     fn find_withdrawal(&self, leg: &Leg, key: &str) -> Option<ballast_exec::TransferStatus> {
         let view = self.view.venue(&leg.venue)?;
-        let claimed: BTreeSet<String> = self
-            .journal
-            .claimed("withdrawal")
-            .ok()?
-            .into_iter()
-            .filter(|(_, l)| l != &leg.id)
-            .map(|(k, _)| k)
-            .collect();
+        let claimed = self.claimed_by_others("withdrawal", leg).ok()?;
         let since = leg.withdraw_requested_ms.unwrap_or(0) - 5_000;
         let amount = leg.withdraw_amount?;
         let cands = view.transfers.iter().filter(|t| {
@@ -1251,13 +1238,7 @@ impl Driver<'_> {
         let Some((lo, hi)) = expected_arrival(leg) else {
             return Ok(Step::Wait);
         };
-        let claimed: BTreeSet<String> = self
-            .journal
-            .claimed("arrival")?
-            .into_iter()
-            .filter(|(_, l)| l != &leg.id)
-            .map(|(k, _)| k)
-            .collect();
+        let claimed = self.claimed_by_others("arrival", leg)?;
         let chain_name = view.snapshot.chain.clone();
         let from = leg.dest_from_block.unwrap_or(0);
         let fits = |a: &&ballast_chain::Arrival| {
